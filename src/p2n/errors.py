@@ -7,6 +7,7 @@ that calls the vendor, with ``raise ... from exc``; nothing above an adapter see
 
     P2NError                       code, message, http_status
     ├── InvalidInput               E_INVALID_INPUT           400/422
+    │   ├── Conflict               E_INVALID_INPUT           409
     │   ├── PayloadTooLarge        E_PAYLOAD_TOO_LARGE       413
     │   └── GpuRequested           E_GPU_REQUESTED           422
     ├── NotFound                   E_NOT_FOUND               404
@@ -88,7 +89,7 @@ class P2NError(Exception):
 
 
 class InvalidInput(P2NError):
-    code = "E_INVALID_INPUT"
+    code: ClassVar[ErrorCode] = "E_INVALID_INPUT"
     http_status = 422
 
 
@@ -105,6 +106,12 @@ class GpuRequested(InvalidInput):
 class PolicyViolation(InvalidInput):
     code = "E_POLICY_VIOLATION"
     http_status = 422
+
+
+class Conflict(InvalidInput):
+    """The object already exists (same code as InvalidInput, HTTP 409)."""
+
+    http_status = 409
 
 
 class NotFound(P2NError):
@@ -210,7 +217,8 @@ def _all_subclasses(cls: type[P2NError]) -> list[type[P2NError]]:
 def error_class_for(code: str) -> type[P2NError]:
     """The most specific error class for a code, so an error read back from a status re-raises typed."""
     for cls in _all_subclasses(P2NError):
-        if cls.code == code:
+        # Only a class declaring the code itself: grouping classes (NotReady...) inherit E_INTERNAL.
+        if vars(cls).get("code") == code:
             return cls
     return P2NError
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -31,9 +32,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "sample_pred",
     "token",
 )
-Stage: TypeAlias = Literal[
-    "queued", "run_start", "seed_check", "run_complete", "run_error", "run_cancelled"
-]
+Stage: TypeAlias = Literal["queued", "run_start", "seed_check", "run_complete", "run_error", "run_cancelled"]
 TERMINAL_STAGES: frozenset[str] = frozenset({"run_complete", "run_error", "run_cancelled"})
 
 
@@ -180,3 +179,54 @@ def to_sse(event: Event) -> str:
 def data_model_for(name: str) -> type[BaseModel]:
     """The payload model of an event name, for schema publication (OpenAPI, docs)."""
     return _DATA_MODELS[name]
+
+
+def monotonic(stream: Iterable[Event], after: int = -1) -> Iterator[Event]:
+    """Yield ``stream`` unchanged, checking that ``seq`` strictly increases.
+
+    ``after`` is the last seq the reader already has (``Last-Event-ID``); an event at or below the
+    previous seq raises ``ValueError``, so a replayed or reordered stream is caught where it is read.
+    """
+    last = after
+    for event in stream:
+        if event.seq <= last:
+            raise ValueError(f"event seq {event.seq} does not follow {last}: a run's seq must increase")
+        last = event.seq
+        yield event
+
+
+# Exit codes of ``p2n-runner``, shared by the local sandbox, the operator and the kubelet emulator
+# (the runner may import only this module from the core). Each maps to an error code, or "OK".
+# 1 is what an uncaught Python exception exits with, so it means an internal runner failure; 2 is
+# argparse's usage error; 143 is the conventional 128 + SIGTERM for a cancelled run.
+RUNNER_EXIT_OK = 0
+RUNNER_EXIT_INTERNAL = 1
+RUNNER_EXIT_INVALID_INPUT = 2
+RUNNER_EXIT_NOTEBOOK_ERROR = 3
+RUNNER_EXIT_TIMEOUT = 4
+RUNNER_EXIT_METRICS_MISSING = 5
+RUNNER_EXIT_KERNEL_DIED = 6
+RUNNER_EXIT_OOM_KILLED = 7
+RUNNER_EXIT_GPU_REQUESTED = 8
+RUNNER_EXIT_STORAGE = 9
+RUNNER_EXIT_CANCELLED = 143
+
+RUNNER_EXIT_CODES: dict[int, str] = {
+    RUNNER_EXIT_OK: "OK",
+    RUNNER_EXIT_INTERNAL: "E_INTERNAL",
+    RUNNER_EXIT_INVALID_INPUT: "E_INVALID_INPUT",
+    RUNNER_EXIT_NOTEBOOK_ERROR: "E_NOTEBOOK_ERROR",
+    RUNNER_EXIT_TIMEOUT: "E_RUN_TIMEOUT",
+    RUNNER_EXIT_METRICS_MISSING: "E_METRICS_MISSING",
+    RUNNER_EXIT_KERNEL_DIED: "E_KERNEL_DIED",
+    RUNNER_EXIT_OOM_KILLED: "E_OOM_KILLED",
+    RUNNER_EXIT_GPU_REQUESTED: "E_GPU_REQUESTED",
+    RUNNER_EXIT_STORAGE: "E_STORAGE",
+    RUNNER_EXIT_CANCELLED: "E_CANCELLED",
+}
+RUNNER_EXIT_BY_CODE: dict[str, int] = {code: exit_code for exit_code, code in RUNNER_EXIT_CODES.items()}
+
+
+def runner_error_code(exit_code: int) -> str:
+    """The error code for a runner exit status; a status outside the table is ``E_INTERNAL``."""
+    return RUNNER_EXIT_CODES.get(exit_code, "E_INTERNAL")

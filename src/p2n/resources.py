@@ -12,7 +12,16 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from p2n import errors
@@ -40,7 +49,41 @@ TERMINAL_RUN_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Cancell
 Verdict: TypeAlias = Literal["reproduced", "not_reproduced", "inconclusive"]
 
 Name = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
-Quantity = Annotated[str, Field(pattern=QUANTITY, max_length=32)]
+
+
+def _quantity_string(value: Any) -> Any:
+    # YAML `cpu: 2` arrives as an integer; Kubernetes quantities are int-or-string, kept as strings here.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Quantity = Annotated[
+    str,
+    Field(
+        pattern=QUANTITY,
+        max_length=32,
+        json_schema_extra={"x-kubernetes-int-or-string": True, "minimum": 0},
+    ),
+    BeforeValidator(_quantity_string),
+]
+
+
+def _utc(value: datetime) -> datetime:
+    # Kubernetes timestamps are RFC 3339 with an offset; a naive time is taken to be UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+def _unique(items: list[Any], key: str) -> list[Any]:
+    # Lists keyed by a field are map lists in the CRD: the apiserver rejects a repeated key.
+    seen: set[Any] = set()
+    for item in items:
+        value = getattr(item, key)
+        if value in seen:
+            raise ValueError(f"duplicate {key} {value!r}: each {key} may appear once")
+        seen.add(value)
+    return items
 
 
 class _Model(BaseModel):
@@ -99,7 +142,9 @@ class ResourceSpec(_Model):
         if isinstance(value, dict):
             for key in value:
                 if "gpu" in str(key).lower():
-                    raise ValueError(f"E_GPU_REQUESTED: GPU resource {key!r} requested; the sandbox is CPU-only")
+                    raise ValueError(
+                        f"E_GPU_REQUESTED: GPU resource {key!r} requested; the sandbox is CPU-only"
+                    )
         return value
 
 
@@ -115,7 +160,7 @@ class Condition(_Status):
         description="Machine-readable CamelCase reason for the last transition.",
     )
     message: str = Field(default="", max_length=32768, description="Human-readable details.")
-    last_transition_time: datetime = Field(description="When the status last changed.")
+    last_transition_time: Timestamp = Field(description="When the status last changed.")
     observed_generation: int = Field(
         default=0, ge=0, description="metadata.generation the condition was set for."
     )
@@ -176,6 +221,11 @@ class _CommonStatus(_Status):
     )
     message: str | None = Field(default=None, max_length=32768, description="Human-readable detail.")
 
+    @field_validator("conditions")
+    @classmethod
+    def _one_condition_per_type(cls, value: list[Condition]) -> list[Condition]:
+        return _unique(value, "type")
+
 
 # --- Paper ---------------------------------------------------------------------------------------
 
@@ -220,7 +270,9 @@ class ExtractionSpec(_Model):
         default="auto", description="auto uses openai when a key is configured, else offline."
     )
     model: str | None = Field(default=None, max_length=128, description="LLM model for the openai provider.")
-    max_tokens: int = Field(default=20000, ge=1, le=400000, description="Token cap per paper (E_CAP_EXCEEDED).")
+    max_tokens: int = Field(
+        default=20000, ge=1, le=400000, description="Token cap per paper (E_CAP_EXCEEDED)."
+    )
     max_tool_calls: int = Field(default=8, ge=0, le=100, description="Tool-call cap per paper.")
     max_claims: int = Field(default=50, ge=1, le=500, description="At most this many claims are kept.")
 
@@ -236,14 +288,23 @@ class DatasetRef(_Model):
 
 
 class PaperSpec(_Model):
+    """Desired state of a Paper: the document to read and how to extract its claims."""
+
     source: PaperSource = Field(description="The document: exactly one of url, text, configMapRef.")
-    title: str | None = Field(default=None, max_length=512, description="Title; read from the document if unset.")
+    title: str | None = Field(
+        default=None, max_length=512, description="Title; read from the document if unset."
+    )
     extraction: ExtractionSpec = Field(
         default_factory=ExtractionSpec, description="How claims are extracted."
     )
     datasets: list[DatasetRef] = Field(
         default_factory=list, max_length=16, description="CSV data sets referenced by the paper."
     )
+
+    @field_validator("datasets")
+    @classmethod
+    def _one_dataset_per_name(cls, value: list[DatasetRef]) -> list[DatasetRef]:
+        return _unique(value, "name")
 
 
 class Citation(_Status):
@@ -253,9 +314,13 @@ class Citation(_Status):
 
 class Claim(_Status):
     id: str = Field(pattern=CLAIM_ID, max_length=63, description="Stable id of the claim within the paper.")
-    metric: str = Field(max_length=64, description="Normalized metric name: accuracy, error_rate, f1, auc, r2, rmse, mae...")
+    metric: str = Field(
+        max_length=64, description="Normalized metric name: accuracy, error_rate, f1, auc, r2, rmse, mae..."
+    )
     value: float = Field(description="Claimed value; percentages are normalized to fractions.")
-    unit: str = Field(default="", max_length=32, description="'fraction' when given in %, otherwise as written.")
+    unit: str = Field(
+        default="", max_length=32, description="'fraction' when given in %, otherwise as written."
+    )
     decimals: int | None = Field(
         default=None, ge=0, le=12, description="Decimals stated in the paper, in the unit as written."
     )
@@ -267,15 +332,24 @@ class Claim(_Status):
 
 
 class PaperStatus(_CommonStatus):
+    """Observed state of a Paper, written by the operator: ingestion result and extracted claims."""
+
     phase: PaperPhase = Field(default="Pending", description="Lifecycle phase.")
     title: str | None = Field(default=None, max_length=512, description="Title as read from the document.")
     document_sha256: str | None = Field(
         default=None, pattern=r"^[a-f0-9]{64}$", description="sha256 of the ingested document."
     )
-    document_uri: str | None = Field(default=None, max_length=2048, description="Where the document is stored.")
+    document_uri: str | None = Field(
+        default=None, max_length=2048, description="Where the document is stored."
+    )
     pages: int | None = Field(default=None, ge=0, description="Number of pages (1 for text).")
     claim_count: int | None = Field(default=None, ge=0, description="Number of claims extracted.")
     claims: list[Claim] = Field(default_factory=list, description="Quantitative claims with citations.")
+
+    @field_validator("claims")
+    @classmethod
+    def _one_claim_per_id(cls, value: list[Claim]) -> list[Claim]:
+        return _unique(value, "id")
 
 
 # --- Plan ----------------------------------------------------------------------------------------
@@ -298,7 +372,9 @@ class PlanOverrides(_Model):
 
     dataset: str | None = Field(default=None, max_length=256, description="Data set to use instead.")
     model: str | None = Field(default=None, max_length=256, description="Model family to use instead.")
-    protocol: str | None = Field(default=None, max_length=256, description="Evaluation protocol to use instead.")
+    protocol: str | None = Field(
+        default=None, max_length=256, description="Evaluation protocol to use instead."
+    )
     folds: int | None = Field(default=None, ge=2, le=100, description="Folds for k-fold protocols.")
     test_size: float | None = Field(default=None, gt=0, lt=1, description="Hold-out fraction.")
     hyperparameters: dict[str, Any] | None = Field(
@@ -307,12 +383,18 @@ class PlanOverrides(_Model):
 
 
 class PlanSpec(_Model):
+    """Desired state of a Plan: which claim of which Paper to reproduce, and within which limits."""
+
     paper_ref: ObjectRef = Field(description="The Paper whose claim is reproduced.")
-    claim_id: str = Field(pattern=CLAIM_ID, max_length=63, description="Id of the claim in the Paper's status.")
+    claim_id: str = Field(
+        pattern=CLAIM_ID, max_length=63, description="Id of the claim in the Paper's status."
+    )
     planner: PlannerSpec = Field(default_factory=PlannerSpec, description="Which planner to use.")
     approval: ApprovalSpec = Field(default_factory=ApprovalSpec, description="Human in the loop.")
     overrides: PlanOverrides | None = Field(default=None, description="Corrections to the planner's choices.")
-    resources: ResourceSpec | None = Field(default=None, description="Sandbox resources for Runs of this plan.")
+    resources: ResourceSpec | None = Field(
+        default=None, description="Sandbox resources for Runs of this plan."
+    )
     timeout_minutes: int = Field(
         default=10, ge=1, le=MAX_TIMEOUT_MINUTES, description="Wall-clock limit per Run (hard cap 25)."
     )
@@ -327,19 +409,25 @@ class PlanSummary(_Status):
 
 
 class PlanStatus(_CommonStatus):
+    """Observed state of a Plan, written by the operator: the chosen plan and its notebook."""
+
     phase: PlanPhase = Field(default="Pending", description="Lifecycle phase.")
     plan: PlanSummary | None = Field(default=None, description="What will be run.")
     plan_hash: str | None = Field(default=None, max_length=128, description="Stable hash of the full plan.")
     env_hash: str | None = Field(default=None, max_length=128, description="Stable hash of the package set.")
-    notebook_uri: str | None = Field(default=None, max_length=2048, description="Where the notebook is stored.")
+    notebook_uri: str | None = Field(
+        default=None, max_length=2048, description="Where the notebook is stored."
+    )
     approved_by: str | None = Field(default=None, max_length=253, description="Who approved the plan.")
-    approved_at: datetime | None = Field(default=None, description="When the plan was approved.")
+    approved_at: Timestamp | None = Field(default=None, description="When the plan was approved.")
 
 
 # --- Run -----------------------------------------------------------------------------------------
 
 
 class RunSpec(_Model):
+    """Desired state of a Run: the Plan to execute, with which seed and limits."""
+
     plan_ref: ObjectRef = Field(description="The Plan to execute.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Seed for random, numpy and torch.")
     resources: ResourceSpec | None = Field(default=None, description="Overrides the Plan's resources.")
@@ -357,11 +445,13 @@ class RunArtifacts(_Status):
 
 
 class RunStatus(_CommonStatus):
+    """Observed state of a Run, written by the operator: sandbox progress, result and verdict."""
+
     phase: RunPhase = Field(default="Pending", description="Lifecycle phase.")
     pod: str | None = Field(default=None, max_length=253, description="Name of the sandbox pod.")
     queue_position: int | None = Field(default=None, ge=0, description="Position while Queued.")
-    started_at: datetime | None = Field(default=None, description="When the sandbox started.")
-    completed_at: datetime | None = Field(default=None, description="When the Run reached a terminal phase.")
+    started_at: Timestamp | None = Field(default=None, description="When the sandbox started.")
+    completed_at: Timestamp | None = Field(default=None, description="When the Run reached a terminal phase.")
     progress: float | None = Field(default=None, ge=0, le=100, description="Percent of cells executed.")
     metric: str | None = Field(default=None, max_length=64, description="The metric compared.")
     observed: float | None = Field(default=None, description="Value the notebook measured.")
@@ -390,7 +480,7 @@ class _Object(_Model):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", validate_assignment=True
     )
-    api_version: Literal["p2n.dev/v1alpha1"] = API_VERSION
+    api_version: Literal["p2n.dev/v1alpha1"] = "p2n.dev/v1alpha1"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 
 
@@ -422,5 +512,7 @@ def error_from_validation(exc: ValidationError) -> errors.P2NError:
     msg = str(first.get("msg", "invalid"))
     match = re.search(r"(E_[A-Z_]+): (.*)", msg)
     if match:
-        return errors.from_code(match.group(1), f"{field}: {match.group(2)}" if field else match.group(2))
+        coded = errors.from_code(match.group(1), f"{field}: {match.group(2)}" if field else match.group(2))
+        coded.details["field"] = field
+        return coded
     return errors.InvalidInput(f"{field}: {msg}" if field else msg, details={"field": field})

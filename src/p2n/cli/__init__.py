@@ -17,7 +17,7 @@ from typing import cast
 
 from p2n import __version__, errors
 
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("sandbox", "reproduce", "claims")
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
