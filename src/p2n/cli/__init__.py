@@ -24,9 +24,7 @@ EXIT_ERROR = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="p2n", description="Paper -> Plan -> Notebook -> Run -> Report."
-    )
+    parser = argparse.ArgumentParser(prog="p2n", description="Paper -> Plan -> Notebook -> Run -> Report.")
     parser.add_argument("--version", action="version", version=f"p2n {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
