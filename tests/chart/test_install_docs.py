@@ -1,5 +1,5 @@
-"""The copy-pasteable commands of the README's "Install on a cluster" match the chart: its values file renders, and
-the Secrets it creates are the ones the chart references."""
+"""The copy-pasteable commands of the README's "Install on a cluster" match the chart: its values
+file renders, and the Secrets it creates are the ones the chart references."""
 
 from __future__ import annotations
 
