@@ -29,6 +29,17 @@ a ``Settings`` instance (dependency injection) instead of reading the environmen
 | P2N_MAX_TIMEOUT_MINUTES       | per-run timeout ceiling (never above 25)                        |
 | P2N_RUNNER_IMAGE              | sandbox image (operator configuration only, never from a spec)  |
 | P2N_RUNTIME_CLASS_NAME        | optional runtimeClassName (gVisor/Kata) for sandbox pods        |
+| P2N_DEFAULT_RUN_CPU / _MEMORY | sandbox requests when neither Run nor Plan sets resources       |
+| P2N_MAX_RUN_EPHEMERAL_STORAGE | per-run ephemeral-storage ceiling                               |
+| P2N_SANDBOX_SERVICE_ACCOUNT   | ServiceAccount (no bindings) of sandbox pods                    |
+| P2N_SANDBOX_UID / _GID        | numeric non-root user of sandbox pods                           |
+| P2N_SANDBOX_WORK_DIR_LIMIT    | size limit of the sandbox's writable emptyDir                   |
+| P2N_SANDBOX_GRACE_SECONDS     | terminationGracePeriodSeconds (cancel keeps partial artifacts)  |
+| P2N_ARTIFACT_STORE_CIDR / _PORT | sandbox egress allowed to this CIDR and port                  |
+| P2N_ARTIFACT_STORE_NAMESPACE_LABELS / _POD_LABELS | or to these pods ("k=v,k=v")                |
+| P2N_SANDBOX_ALLOW_DNS         | allow DNS egress to kube-system (to resolve the store's name)   |
+| P2N_OPERATOR_PEERING          | kopf peering name; unset => standalone operator                 |
+| P2N_STATUS_INTERVAL_SECONDS   | minimum interval between Run progress status patches            |
 | P2N_AUTH_MODE                 | kubernetes (TokenReview + SubjectAccessReview) or static        |
 | P2N_STATIC_TOKENS             | static mode: comma-separated token=user pairs                   |
 | P2N_MAX_BODY_BYTES            | API request body limit (E_PAYLOAD_TOO_LARGE)                    |
@@ -81,6 +92,23 @@ class Settings(BaseSettings):
     max_timeout_minutes: int = Field(default=25, ge=1, le=25)
     runner_image: str = "ghcr.io/p2n-dev/p2n-runner:0.1.0"
     runtime_class_name: str | None = None
+    # Sandbox pod shape (operator configuration only; a spec never sets these).
+    default_run_cpu: str = "1"
+    default_run_memory: str = "2Gi"
+    max_run_ephemeral_storage: str = "2Gi"
+    sandbox_service_account: str = "p2n-sandbox"
+    sandbox_uid: int = Field(default=65532, ge=1)
+    sandbox_gid: int = Field(default=65532, ge=1)
+    sandbox_work_dir_limit: str = "1Gi"
+    sandbox_grace_seconds: int = Field(default=20, ge=1, le=300)
+    # Egress of sandbox pods: the artifact store, by CIDR or by namespace/pod labels ("k=v,k=v").
+    artifact_store_cidr: str | None = None
+    artifact_store_port: int = Field(default=443, ge=1, le=65535)
+    artifact_store_namespace_labels: str = ""
+    artifact_store_pod_labels: str = ""
+    sandbox_allow_dns: bool = True
+    operator_peering: str | None = None
+    status_interval_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
 
     auth_mode: Literal["kubernetes", "static"] = "kubernetes"
     static_tokens: SecretStr | None = None

@@ -81,7 +81,12 @@ def _manifests() -> list[dict]:
     cfg = _settings()
     urls = {name: f"https://s3.example/b/{name}?X-Amz-Signature=x" for name in podspec.ARTIFACT_NAMES}
     pod = podspec.sandbox_pod_for(
-        _run(), _plan(), cfg, urls, "https://s3.example/b/nb.ipynb?X-Amz-Signature=y"
+        _run(),
+        _plan(),
+        cfg,
+        urls,
+        "https://s3.example/b/nb.ipynb?X-Amz-Signature=y",
+        run_id="research/iris-seed-0",
     )
     return [pod, networkpolicy.sandbox_network_policy("research", cfg)]
 

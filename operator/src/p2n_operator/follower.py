@@ -1,0 +1,101 @@
+"""Follow a sandbox pod's log: runner events into PostgreSQL in batches, progress into status.
+
+The runner prints one JSON event per line; a reader thread turns the followed log into events and
+the daemon coroutine ingests them every quarter second (duplicates by seq are dropped by the
+database, so following the log again after an operator restart is harmless). Progress reaches the
+Run's status at most once per ``P2N_STATUS_INTERVAL_SECONDS``. Nothing here decides the outcome:
+events.jsonl from storage is ingested again when the Run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+
+import kopf
+
+from p2n import db, errors, events, resources
+from p2n_operator import effects, kube, outcome, podspec, runtime, steps
+
+EVENT_BATCH_SECONDS = 0.25
+_log = logging.getLogger(__name__)
+
+
+async def follow(rt: runtime.Runtime, namespace: str, name: str, stopped: kopf.DaemonStopped) -> None:
+    """Follow the sandbox's log while the Run is unfinished, ingesting events in batches."""
+    pod_name = podspec.pod_name_for(name)
+    while not stopped:
+        pod = await effects.blocking(rt.kube.find_pod, namespace, pod_name)
+        if pod is not None and (outcome.is_running(pod) or outcome.classify(pod) is not None):
+            break
+        await asyncio.sleep(1.0)
+    if stopped:
+        return
+    try:
+        stream = await effects.blocking(rt.kube.pod_log, namespace, pod_name, podspec.CONTAINER_NAME)
+    except errors.NotFound:
+        return
+    lines: queue.SimpleQueue[events.Event | None] = queue.SimpleQueue()
+    reader = threading.Thread(
+        target=_read_events, args=(stream, lines), name=f"log-{namespace}-{name}", daemon=True
+    )
+    reader.start()
+    try:
+        done = False
+        while not done:
+            batch: list[events.Event] = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    item = lines.get_nowait()
+                    if item is None:
+                        done = True
+                        break
+                    batch.append(item)
+            if batch:
+                await _ingest(rt, namespace, name, batch)
+            if not done:
+                await asyncio.sleep(EVENT_BATCH_SECONDS)
+    finally:
+        stream.close()
+
+
+def _read_events(stream: kube.LogStream, sink: queue.SimpleQueue[events.Event | None]) -> None:
+    try:
+        for line in stream:
+            event = steps.parse_event(line)
+            if event is not None:
+                sink.put(event)
+    except errors.P2NError as exc:
+        _log.warning("log stream ended: %s", exc)
+    finally:
+        sink.put(None)
+
+
+async def _ingest(rt: runtime.Runtime, namespace: str, name: str, batch: list[events.Event]) -> None:
+    key = f"{namespace}/{name}"
+    for event in batch:
+        if isinstance(event, events.StageUpdate):
+            rt.last_stage[key] = event.data
+    try:
+        await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), batch)
+    except errors.P2NError as exc:
+        # The run's events.jsonl is ingested when it ends, so nothing is lost for good.
+        _log.warning("event ingestion for %s deferred: %s", key, exc)
+    progress = [e for e in batch if isinstance(e, events.Progress)]
+    if progress and rt.throttle.due(key, time.monotonic()):
+        await _patch_progress(rt, namespace, name, progress[-1].data.percent)
+
+
+async def _patch_progress(rt: runtime.Runtime, namespace: str, name: str, percent: float) -> None:
+    async with rt.namespace_lock(namespace):
+        obj = await effects.blocking(rt.kube.find_object, "Run", namespace, name)
+        if obj is None:
+            return
+        phase = (obj.get("status") or {}).get("phase")
+        if phase in resources.TERMINAL_RUN_PHASES or (obj.get("status") or {}).get("progress") == percent:
+            return
+        await effects.blocking(rt.kube.patch_status, "Run", namespace, name, {"progress": percent})
