@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = [ROOT / "src", ROOT / "operator" / "src", ROOT / "api" / "src", ROOT / "runner-image" / "src"]
 # SDK -> the modules allowed to import it. Each vendor SDK has one adapter per service package: the
 # API and the operator may not import each other, so each talks to Kubernetes through its own
-# adapter. kopf belongs to the operator's handler layer (handlers and the service running them);
-# the pure reconcile and pod-builder modules never see it.
+# adapter. kopf belongs to the operator's handler layer (handlers, the Run lifecycle and pod-log
+# follower they start, their side effects, and the service running them); the pure reconcile,
+# policy and pod-builder modules never see it.
 ALLOWED_IMPORTERS: dict[str, frozenset[str]] = {
     "openai": frozenset({"p2n.llm.openai_client"}),
     "boto3": frozenset({"p2n.storage.s3"}),
@@ -31,7 +32,16 @@ ALLOWED_IMPORTERS: dict[str, frozenset[str]] = {
     "psycopg": frozenset({"p2n.db.postgres"}),
     "psycopg_pool": frozenset({"p2n.db.postgres"}),
     "kubernetes": frozenset({"p2n_operator.kube", "p2n_api.kube"}),
-    "kopf": frozenset({"p2n_operator.handlers", "p2n_operator.service", "p2n_operator.__main__"}),
+    "kopf": frozenset(
+        {
+            "p2n_operator.handlers",
+            "p2n_operator.runs",
+            "p2n_operator.follower",
+            "p2n_operator.effects",
+            "p2n_operator.service",
+            "p2n_operator.__main__",
+        }
+    ),
 }
 FRAMEWORKS = {"kopf"}
 RUNNER_CONTRACT = "Runner imports only p2n.events from the core"
