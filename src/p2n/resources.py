@@ -177,36 +177,20 @@ def set_condition(
 ) -> list[Condition]:
     """Return conditions with ``type_`` set; the transition time moves only when the status changes."""
     now = now or datetime.now(UTC)
-    result: list[Condition] = []
-    found = False
-    for cond in conditions:
-        if cond.type != type_:
-            result.append(cond)
-            continue
-        found = True
-        moved = cond.status != status
-        result.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=now if moved else cond.last_transition_time,
-                observed_generation=generation,
-            )
-        )
-    if not found:
-        result.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=now,
-                observed_generation=generation,
-            )
-        )
-    return result
+    previous = next((cond for cond in conditions if cond.type == type_), None)
+    updated = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=(
+            previous.last_transition_time if previous and previous.status == status else now
+        ),
+        observed_generation=generation,
+    )
+    if previous is None:
+        return [*conditions, updated]
+    return [updated if cond.type == type_ else cond for cond in conditions]
 
 
 class _CommonStatus(_Status):
