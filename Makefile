@@ -9,6 +9,7 @@ test: setup lint typecheck pytest
 setup:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.13"
 	$(UV) sync --frozen --all-extras
+	scripts/ensure-chromium.sh
 
 lint:
 	$(RUN) ruff check .

@@ -1,0 +1,1 @@
+"""One router module per resource; ``main`` mounts them under ``/api/v1`` (health at the root)."""
