@@ -97,8 +97,8 @@ class Settings(BaseSettings):
     default_run_memory: str = "2Gi"
     max_run_ephemeral_storage: str = "2Gi"
     sandbox_service_account: str = "p2n-sandbox"
-    sandbox_uid: int = Field(default=65532, ge=1)
-    sandbox_gid: int = Field(default=65532, ge=1)
+    sandbox_uid: int = Field(default=10001, ge=1)  # the runner image's numeric user
+    sandbox_gid: int = Field(default=10001, ge=1)
     sandbox_work_dir_limit: str = "1Gi"
     sandbox_grace_seconds: int = Field(default=20, ge=1, le=300)
     # Egress of sandbox pods: the artifact store, by CIDR or by namespace/pod labels ("k=v,k=v").

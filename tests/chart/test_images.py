@@ -99,7 +99,12 @@ def test_make_images_builds_the_three_images():
 
 def test_image_tag_defaults_to_the_chart_app_version():
     proc = subprocess.run(
-        ["make", "--no-print-directory", "-n", "image-api"], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
+        ["make", "--no-print-directory", "-n", "image-api"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     chart = (chart_manifests.CHART / "Chart.yaml").read_text()
     app_version = re.search(r'^appVersion:\s*"?([^"\s]+)"?', chart, re.MULTILINE).group(1)
