@@ -44,8 +44,10 @@ expect.set_options(timeout=20_000)
 TOKEN = "browser-test-token"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
+    """Playwright's sync driver, per module: while it is open it keeps an event loop running in the
+    main thread, which would break ``asyncio.run`` in every test collected after the browser tier."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed: run scripts/ensure-chromium.sh")
     with sync_playwright() as driver:
