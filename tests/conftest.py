@@ -22,6 +22,7 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import psycopg.sql
@@ -143,3 +144,85 @@ def s3_settings(moto_endpoint: str, tmp_path: Path) -> settings.Settings:
 def s3_storage(s3_settings: settings.Settings) -> s3.S3Storage:
     """The ``S3Storage`` of ``s3_settings`` (its bucket exists and is empty)."""
     return s3.S3Storage.from_settings(s3_settings)
+
+
+# The planted-secrets scan (observability part): see tests/secret_scan.py. Fake secrets are planted
+# into the environment before any fixture starts a server, every log record of the session is
+# checked as it is emitted, and so are the ``*.log`` files subprocess servers leave under the
+# session's temporary directory; a planted value in any of them fails the session.
+SECRET_SCANNER_KEY = pytest.StashKey["secret_scan.Scanner"]()
+
+
+def _known_test_secrets() -> dict[str, str]:
+    from tests import secret_scan
+    from tests.pipeline import openai_stub
+
+    return {
+        **secret_scan.PLANTED,
+        "S3 secret access key of s3_settings": TEST_S3_SECRET_ACCESS_KEY,
+        "OpenAI key of the pipeline stub": openai_stub.STUB_API_KEY,
+    }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import secret_scan
+
+    for name, value in secret_scan.PLANTED_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    scanner = secret_scan.Scanner(_known_test_secrets())
+    root = logging.getLogger()
+    root.addHandler(scanner)
+    # Scan what a deployment emits at its default level (P2N_LOG_LEVEL=INFO), not only warnings.
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    config.stash[SECRET_SCANNER_KEY] = scanner
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_subprocess_logs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """At the end of the session, scan the stderr logs subprocess servers wrote under tmp paths."""
+    yield
+    scanner = request.config.stash.get(SECRET_SCANNER_KEY, None)
+    if scanner is not None:
+        scanner.scan_files(tmp_path_factory.getbasetemp().rglob("*.log"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    scanner = session.config.stash.get(SECRET_SCANNER_KEY, None)
+    if scanner is None:
+        return
+    logging.getLogger().removeHandler(scanner)
+    if scanner.findings:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "planted-secrets scan failed", red=True)
+            reporter.write_line(scanner.report())
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def _span_exporter() -> Any:
+    """An in-memory exporter on an SDK tracer provider, installed once as the global provider."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_exporter: Any) -> Iterator[Any]:
+    """The ``InMemorySpanExporter`` receiving every finished span (``get_finished_spans()``), emptied
+    before and after the test. Spans are recorded for the rest of the session once it is used."""
+    _span_exporter.clear()
+    yield _span_exporter
+    _span_exporter.clear()

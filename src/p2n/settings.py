@@ -44,6 +44,7 @@ a ``Settings`` instance (dependency injection) instead of reading the environmen
 | P2N_STATIC_TOKENS             | static mode: comma-separated token=user pairs                   |
 | P2N_MAX_BODY_BYTES            | API request body limit (E_PAYLOAD_TOO_LARGE)                    |
 | P2N_LOG_LEVEL / P2N_LOG_FORMAT| logging level; json or text                                     |
+| P2N_OTLP_ENDPOINT             | OTLP/HTTP base URL for traces; unset => OTEL_EXPORTER_OTLP_* or none |
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    otlp_endpoint: str | None = None
 
     @property
     def artifacts_dir(self) -> Path:

@@ -1,8 +1,10 @@
 """The FastAPI application: ``uvicorn p2n_api.main:app``.
 
-:func:`create_app` wires the routers, the error envelope and the body limit; its lifespan builds
-the collaborators (:class:`p2n_api.deps.Services`) from the settings at startup, unless a test hands
-in its own. Nothing connects anywhere at import time.
+:func:`create_app` wires the routers, the error envelope, the body limit and the request metrics; its
+lifespan builds the collaborators (:class:`p2n_api.deps.Services`) from the settings at startup,
+unless a test hands in its own, and then also sets up the process's JSON logs (:mod:`p2n.logs`) and,
+when an OTLP endpoint is configured, trace export (:mod:`p2n.telemetry`). Nothing connects anywhere
+at import time.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from p2n import db, redact, settings, storage
-from p2n_api import auth, deps, failures, kube, limits, models, sse
+from p2n import db, logs, redact, settings, storage, telemetry
+from p2n_api import auth, deps, failures, kube, limits, metrics, models, sse
 from p2n_api.routes import dashboard, explain, health, papers, plans, runs
 
 API_PREFIX = "/api/v1"
@@ -67,6 +69,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redact.guard_loggers("uvicorn", "p2n_api", "httpx", "fastapi")
+        tracing = None
+        if services is None:
+            # A served app owns its process: JSON logs on stderr and, when configured, OTLP traces.
+            logs.configure(chosen)
+            tracing = telemetry.configure_tracing(chosen, service="p2n-api")
         built = services() if services is not None else await build_services(chosen)
         app.state.services = built
         try:
@@ -76,6 +83,8 @@ def create_app(
             if services is None:
                 await built.cluster.close()
                 await anyio.to_thread.run_sync(built.history.close)
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title="P2N API",
@@ -87,10 +96,12 @@ def create_app(
     failures.install(app)
     app.add_middleware(limits.BodyLimit, max_bytes=chosen.max_body_bytes)
     app.add_middleware(failures.Guard)
+    app.add_middleware(metrics.RequestMetrics)
     api = APIRouter(prefix=API_PREFIX, responses=_ERROR_RESPONSES)
     for module in (papers, plans, runs, explain):
         api.include_router(module.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(api)
     app.include_router(dashboard.router)
     return app

@@ -19,6 +19,8 @@ Design (why it is shaped like this):
   the database, and adds the terminal stage the Run's status implies, numbered after the last event.
 - **Resources follow clients.** The feed stops when its last client leaves; heartbeats (comment
   lines) keep idle connections alive through proxies, and the ``retry:`` hint paces reconnects.
+- **Observable.** Clients connected, feeds and events relayed are Prometheus metrics
+  (:mod:`p2n_api.metrics`); each client's stream is one ``p2n.run.events`` span.
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ import bisect
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio.to_thread
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from p2n import db, errors, events, resources
-from p2n_api import kube
+from p2n import db, errors, events, resources, telemetry
+from p2n_api import kube, metrics
 
 RETRY_MILLISECONDS = 3000
 HEARTBEAT_SECONDS = 15.0
@@ -46,6 +49,9 @@ _RECONNECT_SECONDS = 0.5
 _RETRY = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
 
 _log = logging.getLogger(__name__)
+# Every live Hub (an app has one; tests run several): the feeds gauge sums them when scraped.
+_HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
+metrics.SSE_FEEDS.set_function(lambda: sum(hub.feeds for hub in list(_HUBS)))
 
 _STAGE_FOR_PHASE: dict[str, events.Stage] = {
     "Succeeded": "run_complete",
@@ -175,10 +181,16 @@ class RunFeed:
             if not (self._frames and self._frames[-1].terminal) and is_finished(run):
                 self._publish([closing_stage(run, self.last_seq + 1)])
         except errors.P2NError as exc:
-            _log.warning("event feed of run %s stopped: %s", self.run_id, exc)
+            _log.warning("event feed of run %s stopped: %s", self.run_id, exc, extra={"run": self.run_id})
         except Exception as exc:
             # Clients must still get a clean end (they resume from the database on reconnect).
-            _log.error("event feed of run %s failed: %s: %s", self.run_id, type(exc).__name__, exc)
+            _log.error(
+                "event feed of run %s failed: %s: %s",
+                self.run_id,
+                type(exc).__name__,
+                exc,
+                extra={"run": self.run_id},
+            )
         finally:
             for task in (follower, watcher):
                 task.cancel()
@@ -269,6 +281,7 @@ class Hub:
         self.heartbeat = heartbeat
         self._feeds: dict[str, RunFeed] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        _HUBS.add(self)
 
     @property
     def feeds(self) -> int:
@@ -338,6 +351,7 @@ class Hub:
             yield chunk
             if ended:
                 return
+        metrics.EVENTS_RELAYED.inc()
         yield frame_of(closing_stage(run, after + 1)).data
 
     async def _live(self, namespace: str, name: str, after: int) -> AsyncIterator[bytes]:
@@ -384,7 +398,9 @@ def _chunk(frames: list[Frame]) -> tuple[bytes, int, bool]:
     for index, frame in enumerate(frames):
         if frame.terminal:
             frames = frames[: index + 1]
+            metrics.EVENTS_RELAYED.inc(len(frames))
             return b"".join(f.data for f in frames), frame.seq, True
+    metrics.EVENTS_RELAYED.inc(len(frames))
     return b"".join(f.data for f in frames), frames[-1].seq, False
 
 
@@ -392,21 +408,27 @@ class EventStream(StreamingResponse):
     """A ``text/event-stream`` response that closes its generator as soon as the client goes away.
 
     Closing it runs the generator's ``finally`` (leaving the feed) at once, instead of whenever the
-    garbage collector finalizes a suspended generator.
+    garbage collector finalizes a suspended generator. While it streams, the client is counted in
+    :data:`p2n_api.metrics.SSE_CLIENTS` and the stream is a ``p2n.run.events`` span with
+    ``attributes`` (the run).
     """
 
-    def __init__(self, content: AsyncIterator[bytes]) -> None:
+    def __init__(self, content: AsyncIterator[bytes], attributes: Mapping[str, str] | None = None) -> None:
         super().__init__(
             content,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
         )
         self._content = content
+        self._attributes = dict(attributes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics.SSE_CLIENTS.inc()
         try:
-            await super().__call__(scope, receive, send)
+            with telemetry.span("p2n.run.events", self._attributes):
+                await super().__call__(scope, receive, send)
         finally:
+            metrics.SSE_CLIENTS.dec()
             aclose = getattr(self._content, "aclose", None)
             if aclose is not None:
                 await aclose()

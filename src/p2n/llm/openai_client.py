@@ -21,7 +21,7 @@ import openai
 import pydantic
 from pydantic import BaseModel
 
-from p2n import errors, events, llm
+from p2n import errors, events, llm, telemetry
 from p2n.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class StructuredClient:
             over.append(f"{self.tool_calls} tool calls > cap {self.caps.max_tool_calls}")
         if not over:
             return
-        details = {
+        details: dict[str, str | int] = {
             "trace_label": errors.CAP_EXCEEDED_TRACE_LABEL,
             "tokens_used": self.tokens_used,
             "max_tokens": self.caps.max_tokens,
@@ -172,6 +172,7 @@ class StructuredClient:
         log.warning(
             "LLM cap exceeded: %s", "; ".join(over), extra={"trace_label": errors.CAP_EXCEEDED_TRACE_LABEL}
         )
+        telemetry.event(errors.CAP_EXCEEDED_TRACE_LABEL, details)
         raise errors.CapExceeded(f"LLM cap exceeded: {'; '.join(over)}", details=details)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from p2n import errors, llm, resources
+from p2n import errors, llm, resources, telemetry
 from p2n.pipeline import claim_rules, ingest, vocabulary
 from p2n.settings import Settings
 
@@ -73,6 +73,7 @@ def extraction_for(settings: Settings, provider: resources.Provider = "auto") ->
     )
 
 
+@telemetry.traced("p2n.paper.extract")
 def extract_claims(
     document: ingest.Document,
     *,

@@ -23,7 +23,7 @@ import httpx
 import pypdf
 from pydantic import BaseModel, ConfigDict, Field
 
-from p2n import errors, resources, storage
+from p2n import errors, resources, storage, telemetry
 from p2n.settings import Settings
 from p2n.storage import keys
 
@@ -192,6 +192,7 @@ def save(document: Document, data: bytes, *, store: storage.Storage, namespace: 
     return document.model_copy(update={"uri": uri})
 
 
+@telemetry.traced("p2n.paper.ingest")
 def ingest(
     source: resources.PaperSource,
     *,

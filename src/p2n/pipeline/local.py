@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from p2n import db, errors, events, resources, sandbox, storage
+from p2n import db, errors, events, resources, sandbox, storage, telemetry
 from p2n.pipeline import extract, ingest, materialize, planning, report, report_html, storybook
 from p2n.settings import Settings
 from p2n.storage import keys
@@ -90,11 +90,12 @@ def reproduce(
     out_dir.mkdir(parents=True, exist_ok=True)
     store = storage.from_settings(settings)
     tell(f"reading {source}")
-    data = ingest.read_location(source, settings=settings, store=store)
-    filename = keys.safe_filename(ingest.filename_of(source), default="paper")
-    document = ingest.parse(data, filename=filename)
-    paper = paper_name(filename, document.sha256)
-    document = ingest.save(document, data, store=store, namespace=NAMESPACE, paper=paper)
+    with telemetry.span("p2n.paper.ingest"):
+        data = ingest.read_location(source, settings=settings, store=store)
+        filename = keys.safe_filename(ingest.filename_of(source), default="paper")
+        document = ingest.parse(data, filename=filename)
+        paper = paper_name(filename, document.sha256)
+        document = ingest.save(document, data, store=store, namespace=NAMESPACE, paper=paper)
     result = report.Report(
         paper=report.PaperInfo(
             title=document.title,

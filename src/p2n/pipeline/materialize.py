@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import nbformat
 
+from p2n import telemetry
 from p2n.pipeline import planning
 
 NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
@@ -136,6 +137,7 @@ def _cell(index: int, kind: str, source: str, metadata: dict[str, Any]) -> dict[
 _validate = cast(Callable[[Any], None], nbformat.validate)
 
 
+@telemetry.traced("p2n.plan.materialize")
 def notebook_bytes(plan: planning.ReproductionPlan) -> bytes:
     """The notebook as stored and run: byte-identical for equal plans (nbformat's own JSON layout)."""
     text = json.dumps(notebook(plan), indent=1, sort_keys=True, ensure_ascii=False)

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from p2n import errors, llm, resources
+from p2n import errors, llm, resources, telemetry
 from p2n.pipeline import catalog, ingest, vocabulary
 from p2n.settings import Settings
 
@@ -154,6 +154,7 @@ def _digest(body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@telemetry.traced("p2n.plan.make")
 def plan(
     claim: resources.Claim,
     *,

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from p2n import resources
+from p2n import resources, telemetry
 
 DEFAULT_TOLERANCE_PERCENT = 1.0
 DEFAULT_MAX_INTERVAL_PERCENT = 10.0
@@ -117,6 +117,7 @@ def assess_run(
     return assess_runs(claim, [observed], tolerance_percent=tolerance_percent)
 
 
+@telemetry.traced("p2n.run.report")
 def assess_runs(
     claim: resources.Claim,
     observations: Sequence[float | None],

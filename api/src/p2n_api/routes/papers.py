@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
-from p2n import errors, resources
+from p2n import errors, resources, telemetry
 from p2n.storage import keys
 from p2n_api import deps, models, reporting, views
 from p2n_api.deps import Caller, NamePath, ServicesDep
@@ -50,9 +50,10 @@ async def create_paper(
         ],
     )
     name = body.name or _new_name()
-    created = await services.cluster.create(
-        "Paper", caller.namespace, _manifest(caller.namespace, name, spec)
-    )
+    with telemetry.span("p2n.paper.create", {"p2n.namespace": caller.namespace, "p2n.paper": name}):
+        created = await services.cluster.create(
+            "Paper", caller.namespace, _manifest(caller.namespace, name, spec)
+        )
     return views.paper(created)
 
 
@@ -82,9 +83,10 @@ async def upload_paper(
         fields = models.PaperUploadFields.model_validate(
             {key: value for key, value in form.items() if key in ("name", "title") and isinstance(value, str)}
         )
-        return await _store_upload(
-            services, caller.namespace, upload, fields.name or _new_name(), fields.title
-        )
+        name = fields.name or _new_name()
+        attributes = {"p2n.namespace": caller.namespace, "p2n.paper": name, "p2n.source": "upload"}
+        with telemetry.span("p2n.paper.create", attributes):
+            return await _store_upload(services, caller.namespace, upload, name, fields.title)
 
 
 async def _store_upload(

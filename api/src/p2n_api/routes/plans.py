@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 
-from p2n import errors, resources
+from p2n import errors, resources, telemetry
 from p2n_api import deps, models, views
 from p2n_api.deps import Caller, NamePath, ServicesDep
 
@@ -81,7 +81,8 @@ async def approve_plan(
 ) -> models.PlanPublic:
     """Approve the Plan as the authenticated user (annotation ``p2n.dev/approved-by``)."""
     patch = {"metadata": {"annotations": {resources.APPROVED_BY_ANNOTATION: caller.principal.username}}}
-    return views.plan(await services.cluster.patch("Plan", caller.namespace, name, patch))
+    with telemetry.span("p2n.plan.approve", {"p2n.namespace": caller.namespace, "p2n.plan": name}):
+        return views.plan(await services.cluster.patch("Plan", caller.namespace, name, patch))
 
 
 @router.post("/{name}/run", status_code=201)
@@ -114,6 +115,13 @@ async def run_plan(
             "metadata": {"name": run_name, "namespace": caller.namespace, "labels": labels},
             "spec": spec.wire(),
         }
-        await services.cluster.create("Run", caller.namespace, manifest)
+        attributes: dict[str, str | int] = {
+            "p2n.namespace": caller.namespace,
+            "p2n.plan": name,
+            "p2n.run": run_name,
+            "p2n.seed": seed,
+        }
+        with telemetry.span("p2n.run.create", attributes):
+            await services.cluster.create("Run", caller.namespace, manifest)
         created.append(run_name)
     return models.RunsCreated(run_id=created[0], run_ids=created, namespace=caller.namespace)

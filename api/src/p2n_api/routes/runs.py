@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from p2n import db, errors, resources
+from p2n import db, errors, resources, telemetry
 from p2n_api import deps, models, sse, views
 from p2n_api.deps import Caller, NamePath, ServicesDep
 from p2n_api.routes import plans
@@ -86,7 +86,8 @@ async def stream_run_events(
     terminal = await services.hub.terminal_seq(run)
     if terminal is not None and after >= terminal:
         return Response(status_code=204)
-    return sse.EventStream(services.hub.stream(run, after))
+    attributes = {"p2n.namespace": caller.namespace, "p2n.run": name}
+    return sse.EventStream(services.hub.stream(run, after), attributes)
 
 
 @router.post("/{name}/cancel", status_code=202)
@@ -94,7 +95,8 @@ async def cancel_run(
     name: NamePath, caller: Annotated[Caller, deps.authorized("patch", "runs")], services: ServicesDep
 ) -> models.CancelAccepted:
     """Ask the operator to cancel the Run (``spec.cancel=true``); partial artifacts are kept."""
-    await services.cluster.patch("Run", caller.namespace, name, {"spec": {"cancel": True}})
+    with telemetry.span("p2n.run.cancel", {"p2n.namespace": caller.namespace, "p2n.run": name}):
+        await services.cluster.patch("Run", caller.namespace, name, {"spec": {"cancel": True}})
     return models.CancelAccepted(name=name, namespace=caller.namespace)
 
 
