@@ -114,7 +114,10 @@ export async function render(main, { name }, page) {
   );
 
   async function loadPaper() {
-    const [p, claims] = await Promise.all([api.get(`/papers/${name}`), api.get(`/papers/${name}/claims`)]);
+    // Paper first, claims second: once the paper reads Ready its claims are in place, so polling can
+    // stop without a claims list fetched a moment before extraction finished.
+    const p = await api.get(`/papers/${name}`);
+    const claims = await api.get(`/papers/${name}/claims`);
     showHeader(p);
     showClaims(claims.items);
     return p.phase !== "Ready" && p.phase !== "Failed";
