@@ -8,6 +8,7 @@ a Kubernetes Event on the object (``kubectl describe``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
@@ -22,9 +23,18 @@ from p2n_operator import reconcile, runtime
 TRANSIENT = (errors.StorageError, errors.DatabaseError, errors.ClusterError)
 # Retries of a waiting handler: delays double from half a second up to this.
 MAX_WAIT_DELAY = 10.0
+# Threads for blocking calls (API, storage, database: mostly waiting on the network). asyncio's
+# default (cores + 4) let a few slow calls hold up every handler that creates a pod.
+BLOCKING_THREADS = 32
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+
+def size_executor() -> None:
+    """Give the running loop's blocking calls their own pool of :data:`BLOCKING_THREADS` threads."""
+    pool = concurrent.futures.ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="p2n-blocking")
+    asyncio.get_running_loop().set_default_executor(pool)
 
 
 async def blocking(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:

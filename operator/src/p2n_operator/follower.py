@@ -1,10 +1,12 @@
 """Follow a sandbox pod's log: runner events into PostgreSQL in batches, progress into status.
 
-The runner prints one JSON event per line; a reader thread turns the followed log into events and
-the daemon coroutine ingests them every quarter second (duplicates by seq are dropped by the
-database, so following the log again after an operator restart is harmless). Progress reaches the
-Run's status at most once per ``P2N_STATUS_INTERVAL_SECONDS``. Nothing here decides the outcome:
-events.jsonl from storage is ingested again when the Run ends.
+The follower waits for the pod to start without calling the API: the operator's in-memory view,
+fed by the pod watch, wakes it. The runner prints one JSON event per line; a reader thread turns
+the followed log into events and the daemon coroutine ingests them every quarter second
+(duplicates by seq are dropped by the database, so following the log again after an operator
+restart is harmless). Progress reaches the Run's status at most once per
+``P2N_STATUS_INTERVAL_SECONDS``. Nothing here decides the outcome: events.jsonl from storage is
+ingested again when the Run ends.
 """
 
 from __future__ import annotations
@@ -19,20 +21,25 @@ import time
 import kopf
 
 from p2n import db, errors, events, resources
-from p2n_operator import effects, kube, outcome, podspec, runtime, steps
+from p2n_operator import effects, kube, podspec, runtime, steps
 
 EVENT_BATCH_SECONDS = 0.25
+# How often a follower waiting for its pod to start checks whether it was stopped.
+POD_WAIT_SECONDS = 1.0
 _log = logging.getLogger(__name__)
 
 
 async def follow(rt: runtime.Runtime, namespace: str, name: str, stopped: kopf.DaemonStopped) -> None:
     """Follow the sandbox's log while the Run is unfinished, ingesting events in batches."""
     pod_name = podspec.pod_name_for(name)
-    while not stopped:
-        pod = await effects.blocking(rt.kube.find_pod, namespace, pod_name)
-        if pod is not None and (outcome.is_running(pod) or outcome.classify(pod) is not None):
-            break
-        await asyncio.sleep(1.0)
+    try:
+        while not stopped:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POD_WAIT_SECONDS):
+                    await rt.view.wait_started(namespace, pod_name)
+                    break
+    finally:
+        rt.view.release(namespace, pod_name)
     if stopped:
         return
     try:
@@ -91,7 +98,7 @@ async def _ingest(rt: runtime.Runtime, namespace: str, name: str, batch: list[ev
 
 
 async def _patch_progress(rt: runtime.Runtime, namespace: str, name: str, percent: float) -> None:
-    async with rt.namespace_lock(namespace):
+    async with rt.run_lock(namespace, name):
         obj = await effects.blocking(rt.kube.find_object, "Run", namespace, name)
         if obj is None:
             return

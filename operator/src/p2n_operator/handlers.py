@@ -2,10 +2,11 @@
 
 Handlers are thin on purpose. What should happen is decided by ``reconcile`` (status and
 actions), ``policy`` (admission, caps) and ``outcome`` (how a pod ended); the Kubernetes API is
-reached through ``kube`` only and the pipeline through ``steps``, both blocking and therefore run
-in threads. Runs are carried out by ``runs`` (lifecycle) and ``follower`` (events from the pod's
-log). Handlers are registered on a registry given by the caller, never on kopf's global one, so
-an operator can be started, stopped and started again in one process.
+reached through ``kube`` only and the pipeline through ``steps`` and ``authoring`` (imported on
+first use), all blocking and therefore run in threads. Runs are carried out by ``runs``
+(lifecycle) and ``follower`` (events from the pod's log), with the in-memory view of ``ledger``
+fed by indexing handlers. Handlers are registered on a registry given by the caller, never on
+kopf's global one, so an operator can be started, stopped and started again in one process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import kopf
 import pydantic
 
 from p2n import errors, resources, settings
-from p2n_operator import effects, follower, podspec, reconcile, runs, runtime, steps
+from p2n_operator import effects, follower, podspec, reconcile, runs, runtime
 
 PAPERS = (resources.GROUP, resources.VERSION, "papers")
 PLANS = (resources.GROUP, resources.VERSION, "plans")
@@ -29,6 +30,7 @@ USER_ANNOTATIONS = (resources.APPROVED_BY_ANNOTATION,)
 # Waiting for a Paper: retried with doubling delays (at most 10 s apart), about half an hour in total.
 WAIT_RETRIES = 200
 WAITING_RUN_INTERVAL = 2.0
+SANDBOX_LABELS = {podspec.APP_LABEL: podspec.SANDBOX_APP}
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)
 
@@ -77,6 +79,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         cfg = memo.get("settings") or settings_from_env()
         memo.settings = cfg
         configure_kopf(settings, cfg)
+        effects.size_executor()
         memo.runtime = await effects.blocking(runtime.Runtime.start, cfg)
 
     @kopf.on.cleanup(registry=registry)
@@ -131,15 +134,62 @@ def register(registry: kopf.OperatorRegistry) -> None:
     async def run(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         await runs.reconcile_run(effects.runtime_of(memo), str(namespace), name)
 
-    @kopf.timer(*RUNS, registry=registry, id="waiting", interval=WAITING_RUN_INTERVAL, when=_waiting)
+    @kopf.timer(
+        *RUNS,
+        registry=registry,
+        id="waiting",
+        interval=WAITING_RUN_INTERVAL,
+        initial_delay=WAITING_RUN_INTERVAL,
+        when=_waiting,
+    )
     async def waiting(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         await runs.reconcile_run(effects.runtime_of(memo), str(namespace), name)
 
-    @kopf.on.event("", "v1", "pods", registry=registry, labels={podspec.APP_LABEL: podspec.SANDBOX_APP})
-    async def sandbox_pod(meta: kopf.Meta, namespace: str | None, memo: Any, **_: Any) -> None:
+    # Indexing handlers run for every watch event before any other handler, and kopf holds the
+    # other handlers back until every existing object has been seen: they feed ``Runtime.view``
+    # and keep nothing in kopf's own indices.
+    @kopf.index(*RUNS, registry=registry, id="queue")
+    async def run_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
+        if memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.observe_run(body)
+
+    @kopf.index("", "v1", "pods", registry=registry, id="sandboxes", labels=SANDBOX_LABELS)
+    async def sandbox_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
+        if memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.observe_pod(body)
+
+    @kopf.index(*PLANS, registry=registry, id="plans")
+    async def plan_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
+        if memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.observe_plan(body)
+
+    @kopf.on.event(*PLANS, registry=registry, id="plan-gone")
+    async def plan_gone(event: kopf.RawEvent, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+        if event["type"] == "DELETED" and memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.forget_plan(str(namespace), name)
+
+    @kopf.on.event("", "v1", "pods", registry=registry, labels=SANDBOX_LABELS)
+    async def sandbox_pod(
+        event: kopf.RawEvent,
+        body: kopf.Body,
+        meta: kopf.Meta,
+        name: str,
+        namespace: str | None,
+        memo: Any,
+        **_: Any,
+    ) -> None:
+        if memo.get("runtime") is None:
+            return
+        rt = effects.runtime_of(memo)
+        if event["type"] == "DELETED":
+            rt.view.forget_pod(str(namespace), name)
+        elif not rt.view.take_change(str(namespace), name):
+            # Nothing the Run's decision depends on changed (phase, start, end, deletion).
+            return
         run_name = meta.annotations.get(podspec.RUN_NAME_ANNOTATION)
-        if run_name and memo.get("runtime") is not None:
-            await runs.reconcile_run(effects.runtime_of(memo), str(namespace), run_name)
+        if run_name:
+            seen = None if event["type"] == "DELETED" else body
+            await runs.reconcile_run(rt, str(namespace), run_name, seen)
 
     @kopf.daemon(*RUNS, registry=registry, id="events", when=_unfinished, cancellation_timeout=5.0)
     async def run_events(
@@ -157,7 +207,9 @@ def settings_from_env() -> settings.Settings:
 
 
 def _waiting(status: kopf.Status, **_: Any) -> bool:
-    return status.get("phase", "Pending") in ("Pending", "Queued")
+    """Queued, or Pending without a pod (waiting for its Plan); a Run with a pod follows its pod's events."""
+    phase = status.get("phase", "Pending")
+    return phase == "Queued" or (phase == "Pending" and not status.get("pod"))
 
 
 def _unfinished(status: kopf.Status, **_: Any) -> bool:
@@ -176,16 +228,19 @@ async def _reconcile_paper(
     if not reconcile.paper_needs_extraction(current, generation):
         return
     start = current
+    # Imported on first use: the Paper and Plan steps pull in pypdf and nbformat.
+    from p2n_operator import authoring
+
     try:
         paper_spec = _validated(resources.PaperSpec, spec)
         ingesting = reconcile.paper_progress(current, "Ingesting", generation, effects.now())
         await effects.write_status(rt, "Paper", namespace, name, current, ingesting)
         current = ingesting
-        document = await effects.blocking(steps.ingest_paper, rt, namespace, name, paper_spec)
+        document = await effects.blocking(authoring.ingest_paper, rt, namespace, name, paper_spec)
         extracting = reconcile.paper_progress(current, "Extracting", generation, effects.now())
         await effects.write_status(rt, "Paper", namespace, name, current, extracting)
         current = extracting
-        claims = await effects.blocking(steps.extract_claims, rt, document, paper_spec)
+        claims = await effects.blocking(authoring.extract_claims, rt, document, paper_spec)
         final = reconcile.paper_ready(
             current,
             generation,
@@ -237,8 +292,10 @@ async def _reconcile_plan(
             f"paper {plan_spec.paper_ref.name} is not Ready yet", delay=effects.wait_delay(retry)
         )
     if decision.action == "plan" and paper is not None:
+        from p2n_operator import authoring
+
         try:
-            planned = await effects.blocking(steps.plan_claim, rt, namespace, name, plan_spec, paper)
+            planned = await effects.blocking(authoring.plan_claim, rt, namespace, name, plan_spec, paper)
             final = reconcile.planned(
                 current,
                 generation,

@@ -25,6 +25,8 @@ from p2n import errors, resources
 _MERGE_PATCH = "application/merge-patch+json"
 _PLURALS = {"Paper": "papers", "Plan": "plans", "Run": "runs"}
 _TIMEOUT = 30.0
+# Connections kept to the API server: as many as threads may call it at once (effects.BLOCKING_THREADS).
+_POOL_SIZE = 32
 
 
 def _translated(exc: ApiException, what: str) -> errors.P2NError:
@@ -239,6 +241,7 @@ class LogStream:
 def _default_client() -> Any:
     """In-cluster credentials when running in a pod, else the kubeconfig (``KUBECONFIG``)."""
     config = kubernetes.client.Configuration()
+    config.connection_pool_maxsize = _POOL_SIZE
     loader: Any = kubernetes.config
     try:
         loader.load_incluster_config(client_configuration=config)

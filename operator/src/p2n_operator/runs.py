@@ -1,16 +1,19 @@
 """The Run lifecycle: admission, the sandbox pod, its outcome, artifacts, events and the verdict.
 
 A Run is reconciled when it is created or its spec changes, when its sandbox pod changes, and
-every few seconds while it waits; reconciliation is serialized per namespace, so admission never
-starts more pods than the namespace's limit (first come, first served among Queued Runs). The
-decisions come from ``reconcile.decide_run``; this module gathers what it needs and carries out
-the action: create the pod (a 409 adopts the pod of an earlier attempt), delete it on cancel, or
-make the Run terminal with its artifacts, events (from events.jsonl, deduplicated by seq) and
-verdict. The history in PostgreSQL outlives the Run object.
+every few seconds while it waits; reconciliation is serialized per Run, and admission per
+namespace: the decision and the reservation of the pod's slot in the in-memory view
+(``ledger``) happen under the namespace's lock, so admission never starts more pods than the
+namespace's limit (first come, first served among Queued Runs) while pods of different Runs are
+created concurrently. The decisions come from ``reconcile.decide_run``; this module gathers what
+it needs and carries out the action: create the pod (a 409 adopts the pod of an earlier
+attempt), delete it on cancel, or make the Run terminal with its artifacts, events (from
+events.jsonl, deduplicated by seq) and verdict. The history in PostgreSQL outlives the Run object.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,35 +22,60 @@ import pydantic
 
 from p2n import db, errors, events, resources
 from p2n.storage import keys
-from p2n_operator import effects, networkpolicy, outcome, podspec, policy, reconcile, runtime, steps
+from p2n_operator import (
+    effects,
+    ledger,
+    networkpolicy,
+    outcome,
+    podspec,
+    policy,
+    reconcile,
+    runtime,
+    steps,
+)
 
 
-async def reconcile_run(rt: runtime.Runtime, namespace: str, name: str) -> None:
-    """Observe one Run and carry out its next step; frees a slot for queued Runs when it ends."""
-    async with rt.namespace_lock(namespace):
-        finished = await _reconcile_run_locked(rt, namespace, name)
+async def reconcile_run(
+    rt: runtime.Runtime, namespace: str, name: str, seen_pod: Mapping[str, Any] | None = None
+) -> None:
+    """Observe one Run and carry out its next step; frees a slot for queued Runs when it ends.
+
+    ``seen_pod`` is the Run's pod as a watch event just delivered it, used instead of reading it
+    again while it is still the latest state the view knows.
+    """
+    async with rt.run_lock(namespace, name):
+        finished = await _reconcile_run_locked(rt, namespace, name, seen_pod)
     if finished:
+        rt.drop_run_lock(namespace, name)
         await _start_queued(rt, namespace)
 
 
 async def _start_queued(rt: runtime.Runtime, namespace: str) -> None:
-    runs = await effects.blocking(rt.kube.list_objects, "Run", namespace)
-    for waiting in reconcile.queued(runs):
+    for waiting in rt.view.waiting(namespace):
         await reconcile_run(rt, namespace, waiting.name)
 
 
-async def _reconcile_run_locked(rt: runtime.Runtime, namespace: str, name: str) -> bool:
-    obj = await effects.blocking(rt.kube.find_object, "Run", namespace, name)
+async def _reconcile_run_locked(
+    rt: runtime.Runtime, namespace: str, name: str, seen_pod: Mapping[str, Any] | None
+) -> bool:
+    pod_name = podspec.pod_name_for(name)
+    obj, pod = await asyncio.gather(
+        effects.blocking(rt.kube.find_object, "Run", namespace, name),
+        _pod_of(rt, namespace, pod_name, seen_pod),
+    )
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return False
     current = resources.RunStatus.model_validate(obj.get("status") or {})
+    if pod is None and current.pod is not None:
+        # The view knows no pod, but the Run had one: make sure it is really gone.
+        pod = await _read_pod(rt, namespace, pod_name)
     if current.phase in resources.TERMINAL_RUN_PHASES:
+        rt.view.dequeue(namespace, name)
         return False
     spec_raw = dict(obj.get("spec") or {})
     plan = await _plan_of(rt, namespace, spec_raw)
-    pod = await effects.blocking(rt.kube.find_pod, namespace, podspec.pod_name_for(name))
     admitted, position = False, None
-    if pod is None and current.pod is None and not spec_raw.get("cancel"):
+    if pod is None and current.pod is None and not spec_raw.get("cancel") and _plan_ready(plan):
         admitted, position = await _admission(rt, namespace, name, obj)
     observed = reconcile.RunObserved(
         spec=spec_raw,
@@ -61,14 +89,20 @@ async def _reconcile_run_locked(rt: runtime.Runtime, namespace: str, name: str) 
         last_stage=rt.last_stage.get(f"{namespace}/{name}"),
     )
     decision = reconcile.decide_run(observed, rt.config, effects.now())
+    if admitted and decision.action != "create_pod":
+        rt.view.forget_pod(namespace, pod_name)
     if decision.action == "create_pod" and plan is not None:
         try:
-            await effects.blocking(_start_sandbox, rt, obj, plan, decision.status)
+            await _start_sandbox(rt, obj, plan, decision.status)
         except errors.P2NError as exc:
+            rt.view.forget_pod(namespace, pod_name)
             if isinstance(exc, effects.TRANSIENT):
                 raise
             failure = outcome.Outcome("Failed", exc.code, exc.message)
             decision = reconcile.RunDecision("finish", current, failure)
+        except BaseException:
+            rt.view.forget_pod(namespace, pod_name)
+            raise
     if decision.action == "delete_pod":
         await effects.blocking(
             rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
@@ -77,15 +111,53 @@ async def _reconcile_run_locked(rt: runtime.Runtime, namespace: str, name: str) 
         await _finish(rt, obj, plan, pod, current, decision.outcome)
         return True
     await effects.write_status(rt, "Run", namespace, name, current, decision.status)
+    if decision.status.phase == "Queued":
+        rt.view.enqueue(namespace, name, str(obj["metadata"].get("creationTimestamp", "")))
+    else:
+        rt.view.dequeue(namespace, name)
     if decision.status.phase != current.phase:
         effects.announce(obj, decision.status.phase, decision.status.message, failed=False)
     return False
 
 
+async def _pod_of(
+    rt: runtime.Runtime, namespace: str, pod_name: str, seen: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The Run's pod without an API call when the view's latest state settles it, else read.
+
+    The view holds every sandbox pod (kopf lists them before any handler runs, and the operator
+    records the pods it creates), so a pod it does not know has not been made yet; a create that
+    meets one made behind its back adopts it.
+    """
+    known = rt.view.pod(namespace, pod_name)
+    if known is None:
+        return None
+    if seen is not None and ledger.pod_state(seen) == known:
+        return dict(seen)
+    return await _read_pod(rt, namespace, pod_name)
+
+
+async def _read_pod(rt: runtime.Runtime, namespace: str, pod_name: str) -> dict[str, Any] | None:
+    pod = await effects.blocking(rt.kube.find_pod, namespace, pod_name)
+    if pod is None:
+        rt.view.forget_pod(namespace, pod_name)
+    else:
+        rt.view.record_pod(namespace, pod_name, ledger.pod_state(pod))
+    return pod
+
+
+def _plan_ready(plan: resources.Plan | None) -> bool:
+    return plan is not None and plan.status is not None and plan.status.phase == "Ready"
+
+
 async def _plan_of(rt: runtime.Runtime, namespace: str, spec_raw: Mapping[str, Any]) -> resources.Plan | None:
+    """The Run's Plan: from the view when it is Ready there, else read (a Plan just made Ready)."""
     plan_name = (spec_raw.get("planRef") or {}).get("name")
     if not plan_name:
         return None
+    seen = rt.view.plan(namespace, str(plan_name))
+    if _plan_ready(seen):
+        return seen
     raw = await effects.blocking(rt.kube.find_object, "Plan", namespace, str(plan_name))
     if raw is None:
         return None
@@ -98,28 +170,49 @@ async def _plan_of(rt: runtime.Runtime, namespace: str, spec_raw: Mapping[str, A
 async def _admission(
     rt: runtime.Runtime, namespace: str, name: str, obj: Mapping[str, Any]
 ) -> tuple[bool, int | None]:
-    """Whether this Run may start now, else its queue position (first come, first served)."""
-    runs = await effects.blocking(rt.kube.list_objects, "Run", namespace)
-    pods = await effects.blocking(rt.kube.list_pods, namespace, {podspec.APP_LABEL: podspec.SANDBOX_APP})
-    active = sum(1 for pod in pods if outcome.pod_phase(pod) not in ("Succeeded", "Failed"))
-    waiting = {w.name: w for w in reconcile.queued(runs)}
-    waiting[name] = policy.Waiting(name, obj["metadata"].get("creationTimestamp", ""))
-    decision = policy.admission(waiting.values(), active, rt.config.max_concurrent_runs)
-    return name in decision.start, decision.positions.get(name)
+    """Whether this Run may start now, else its queue position (first come, first served).
+
+    Decided from the in-memory view under the namespace's lock; an admitted Run's pod is
+    recorded as active before the lock is released, so the slot is taken at once.
+    """
+    async with rt.namespace_lock(namespace):
+        waiting = {w.name: w for w in rt.view.waiting(namespace)}
+        waiting[name] = policy.Waiting(name, obj["metadata"].get("creationTimestamp", ""))
+        active = rt.view.active_pods(namespace)
+        decision = policy.admission(waiting.values(), active, rt.config.max_concurrent_runs)
+        admitted = name in decision.start
+        if admitted:
+            rt.view.record_pod(namespace, podspec.pod_name_for(name), ledger.RESERVED)
+    return admitted, decision.positions.get(name)
 
 
-def _start_sandbox(
+async def _start_sandbox(
     rt: runtime.Runtime, obj: Mapping[str, Any], plan: resources.Plan, status: resources.RunStatus
 ) -> None:
-    """Record the Run in the history, then create its NetworkPolicy and pod (idempotent)."""
+    """Record the Run in the history and ensure the NetworkPolicy (concurrently), then create the pod.
+
+    Presigning is a local computation, done on the event loop.
+    """
     run_model = resources.Run.model_validate(obj)
     namespace, name = str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"])
     manifest_args = _presigned(rt, namespace, name, run_model.spec.plan_ref.name)
     run_id = db.cluster_run_id(namespace, name)
     manifest = podspec.sandbox_pod_for(run_model, plan, rt.config, *manifest_args, run_id=run_id)
-    rt.history.upsert_run(_record(namespace, name, run_model.spec, status, plan))
-    rt.kube.apply_network_policy(networkpolicy.sandbox_network_policy(namespace, rt.config))
-    rt.kube.create_pod(manifest, str(obj["metadata"]["uid"]))
+    await asyncio.gather(
+        effects.blocking(rt.history.upsert_run, _record(namespace, name, run_model.spec, status, plan)),
+        _ensure_network_policy(rt, namespace),
+    )
+    await effects.blocking(rt.kube.create_pod, manifest, str(obj["metadata"]["uid"]))
+
+
+async def _ensure_network_policy(rt: runtime.Runtime, namespace: str) -> None:
+    """Apply the namespace's sandbox NetworkPolicy before every sandbox pod.
+
+    Not cached per process: a policy deleted while the operator runs must be back before the next
+    untrusted notebook starts. It runs concurrently with the history write, so it adds no latency.
+    """
+    manifest = networkpolicy.sandbox_network_policy(namespace, rt.config)
+    await effects.blocking(rt.kube.apply_network_policy, manifest)
 
 
 def _presigned(rt: runtime.Runtime, namespace: str, name: str, plan_name: str) -> tuple[dict[str, str], str]:
@@ -184,10 +277,11 @@ async def _finish(
             rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
         )
     spec = _spec_or_none(obj)
-    final = await effects.blocking(
-        _collect, rt, namespace, name, spec, plan, pod, current, ended, effects.generation(obj["metadata"])
+    final = await _collect(
+        rt, namespace, name, spec, plan, pod, current, ended, effects.generation(obj["metadata"])
     )
     await effects.write_status(rt, "Run", namespace, name, current, final)
+    rt.view.dequeue(namespace, name)
     rt.last_stage.pop(f"{namespace}/{name}", None)
     rt.throttle.forget(f"{namespace}/{name}")
     effects.announce(obj, final.phase, final.message, final.phase != "Succeeded")
@@ -200,7 +294,7 @@ def _spec_or_none(obj: Mapping[str, Any]) -> resources.RunSpec | None:
         return None
 
 
-def _collect(
+async def _collect(
     rt: runtime.Runtime,
     namespace: str,
     name: str,
@@ -211,34 +305,52 @@ def _collect(
     ended: outcome.Outcome,
     generation: int,
 ) -> resources.RunStatus:
-    run_id = db.cluster_run_id(namespace, name)
-    stored = steps.stored_events(rt, namespace, name)
+    """The terminal status; storage reads and the history's first write run concurrently."""
     report: dict[str, Any] | None = None
     artifacts: resources.RunArtifacts | None = None
     if current.pod is not None or pod is not None:
-        rt.history.upsert_run(_record(namespace, name, spec, current, plan))
+        assess = plan is not None and ended.phase != "Cancelled"
+        stored, artifacts, assessed, _ = await asyncio.gather(
+            effects.blocking(steps.stored_events, rt, namespace, name),
+            effects.blocking(steps.run_artifacts, rt, namespace, name),
+            effects.blocking(_assessment, rt, namespace, name, plan) if assess else _nothing(),
+            effects.blocking(rt.history.upsert_run, _record(namespace, name, spec, current, plan)),
+        )
         if stored:
-            rt.history.ingest_events(run_id, stored)
+            await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), stored)
         stages = [e.data for e in stored if isinstance(e, events.StageUpdate)]
         if stages and pod is not None and ended.phase != "Cancelled":
             ended = outcome.classify(pod, stages[-1]) or ended
-        artifacts = steps.run_artifacts(rt, namespace, name)
         if plan is not None and ended.phase in ("Succeeded", "Failed", "TimedOut"):
-            paper_raw = rt.kube.find_object("Paper", namespace, plan.spec.paper_ref.name)
-            paper = resources.Paper.model_validate(paper_raw) if paper_raw is not None else None
-            report = steps.assessment(rt, namespace, name, paper, plan)
+            report = assessed
             if report is not None and ended.phase != "Succeeded" and report.get("observed") is None:
                 report = None
     env_hash = plan.status.env_hash if plan is not None and plan.status is not None else None
     final = reconcile.run_finished(
         current, ended, generation, effects.now(), report=report, artifacts=artifacts, env_hash=env_hash
     )
-    rt.history.upsert_run(_record(namespace, name, spec, final, plan))
+    await effects.blocking(rt.history.upsert_run, _record(namespace, name, spec, final, plan))
     return final
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _assessment(
+    rt: runtime.Runtime, namespace: str, name: str, plan: resources.Plan | None
+) -> dict[str, Any] | None:
+    """Observed/claimed/gap/verdict of the Run against its Plan's claim (read from the Paper)."""
+    if plan is None:
+        return None
+    paper_raw = rt.kube.find_object("Paper", namespace, plan.spec.paper_ref.name)
+    paper = resources.Paper.model_validate(paper_raw) if paper_raw is not None else None
+    return steps.assessment(rt, namespace, name, paper, plan)
 
 
 async def cleanup(rt: runtime.Runtime, namespace: str, name: str, body: kopf.Body) -> None:
     """Finalizer: stop the sandbox; the Run's history stays in PostgreSQL."""
+    rt.view.dequeue(namespace, name)
     await effects.blocking(
         rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
     )

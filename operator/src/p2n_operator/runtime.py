@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 
 from p2n import db, events, settings, storage
-from p2n_operator import kube, reconcile
+from p2n_operator import kube, ledger, reconcile
 
 
 @dataclasses.dataclass
@@ -23,7 +23,10 @@ class Runtime:
     throttle: reconcile.ProgressThrottle
     # The last stage_update the runner printed, per Run (``<namespace>/<name>``), read from its log.
     last_stage: dict[str, events.StageData] = dataclasses.field(default_factory=dict)
+    # Queued Runs and sandbox pods per namespace, fed by kopf's watches and the operator's writes.
+    view: ledger.Ledger = dataclasses.field(default_factory=ledger.Ledger)
     _locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
+    _run_locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def start(cls, cfg: settings.Settings) -> Runtime:
@@ -40,5 +43,16 @@ class Runtime:
         self.kube.close()
 
     def namespace_lock(self, namespace: str) -> asyncio.Lock:
-        """Serializes Run reconciliation within a namespace, so admission never over-commits."""
+        """Serializes admission within a namespace, so it never over-commits."""
         return self._locks.setdefault(namespace, asyncio.Lock())
+
+    def run_lock(self, namespace: str, name: str) -> asyncio.Lock:
+        """Serializes the reconciliation of one Run (its handlers, timer, pod events, the queue)."""
+        return self._run_locks.setdefault(f"{namespace}/{name}", asyncio.Lock())
+
+    def drop_run_lock(self, namespace: str, name: str) -> None:
+        """Forget the lock of a finished Run (a late reconcile of it finds it terminal and stops)."""
+        key = f"{namespace}/{name}"
+        lock = self._run_locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._run_locks[key]

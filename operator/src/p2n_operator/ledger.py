@@ -1,0 +1,174 @@
+"""The operator's in-memory view of queued Runs, sandbox pods and Plans, per namespace.
+
+Admission needs two facts about a namespace: how many sandbox pods have not finished, and which
+Runs wait in the queue (oldest first). Listing every Run and pod through the API for each
+admission made a burst of n Runs cost O(n²) calls; instead, kopf's watch streams feed this view
+(through indexing handlers, which kopf fully populates before any other handler runs, so a
+restarted operator admits nothing before it has seen every existing pod), and the operator's own
+writes update it at once, so a pod it just created counts before its watch event arrives.
+
+Only small facts are kept about Runs and pods (names, creation timestamps, a pod's state), never
+their bodies; Plans, few and read by every Run, are kept validated. A queued Run whose pod is
+known is not counted as waiting, so a stale watch event cannot make a started Run hold a place
+in the queue. The view also wakes the event follower when a Run's pod starts or ends (instead of
+the follower polling the API), and tells the pod handler whether a pod event changed anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from p2n import resources
+from p2n_operator import outcome, podspec, policy, reconcile
+
+
+@dataclasses.dataclass(frozen=True)
+class PodState:
+    """What admission, the follower and the pod handler need to know about one sandbox pod.
+
+    ``seen`` is False for a pod the operator has just created and not yet read back, so the
+    first observation of it always counts as a change.
+    """
+
+    active: bool
+    started: bool
+    ended: bool = False
+    deleting: bool = False
+    seen: bool = True
+
+
+RESERVED = PodState(active=True, started=False, seen=False)
+
+
+def pod_state(pod: Mapping[str, Any]) -> PodState:
+    """A pod is active until its phase is Succeeded or Failed; started once running or ended."""
+    active = outcome.pod_phase(pod) not in ("Succeeded", "Failed")
+    return PodState(
+        active=active,
+        started=not active or outcome.is_running(pod),
+        ended=outcome.classify(pod) is not None,
+        deleting=bool((pod.get("metadata") or {}).get("deletionTimestamp")),
+    )
+
+
+@dataclasses.dataclass
+class _Namespace:
+    queued: dict[str, str] = dataclasses.field(default_factory=dict)
+    pods: dict[str, PodState] = dataclasses.field(default_factory=dict)
+    plans: dict[str, resources.Plan] = dataclasses.field(default_factory=dict)
+
+
+class Ledger:
+    """Queued Runs (name → creationTimestamp) and sandbox pods (name → state), per namespace."""
+
+    def __init__(self) -> None:
+        self._namespaces: dict[str, _Namespace] = {}
+        self._started: dict[tuple[str, str], asyncio.Event] = {}
+        self._changed: set[tuple[str, str]] = set()
+
+    def _of(self, namespace: str) -> _Namespace:
+        return self._namespaces.setdefault(namespace, _Namespace())
+
+    # --- Runs ------------------------------------------------------------------------------------
+
+    def observe_run(self, run: Mapping[str, Any]) -> None:
+        """A Run as seen by the watch: in the queue while Queued, not cancelled and not being deleted."""
+        meta = run.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        queued = [] if meta.get("deletionTimestamp") else reconcile.queued([run])
+        if queued:
+            self.enqueue(namespace, name, queued[0].created)
+        else:
+            self.dequeue(namespace, name)
+
+    def enqueue(self, namespace: str, name: str, created: str) -> None:
+        self._of(namespace).queued[name] = created
+
+    def dequeue(self, namespace: str, name: str) -> None:
+        self._of(namespace).queued.pop(name, None)
+
+    def waiting(self, namespace: str) -> list[policy.Waiting]:
+        """The queue, oldest first, without Runs whose pod already exists."""
+        view = self._of(namespace)
+        found = [
+            policy.Waiting(name, created)
+            for name, created in view.queued.items()
+            if podspec.pod_name_for(name) not in view.pods
+        ]
+        return sorted(found, key=lambda w: (w.created, w.name))
+
+    # --- Plans ------------------------------------------------------------------------------------
+
+    def observe_plan(self, plan: Mapping[str, Any]) -> None:
+        """A Plan as seen by the watch, kept validated (one per Plan; there are few of them)."""
+        meta = plan.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        try:
+            model = resources.Plan.model_validate(dict(plan))
+        except pydantic.ValidationError:
+            model = None
+        if model is None or meta.get("deletionTimestamp"):
+            self.forget_plan(namespace, name)
+        else:
+            self._of(namespace).plans[name] = model
+
+    def forget_plan(self, namespace: str, name: str) -> None:
+        self._of(namespace).plans.pop(name, None)
+
+    def plan(self, namespace: str, name: str) -> resources.Plan | None:
+        return self._of(namespace).plans.get(name)
+
+    # --- sandbox pods ----------------------------------------------------------------------------
+
+    def observe_pod(self, pod: Mapping[str, Any]) -> None:
+        """A sandbox pod as seen by the watch; a new state is remembered as a change to act on."""
+        meta = pod.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        if self.record_pod(namespace, name, pod_state(pod)):
+            self._changed.add((namespace, name))
+
+    def record_pod(self, namespace: str, name: str, state: PodState) -> bool:
+        """Store the pod's state (from the watch, an API read or a create); whether it changed."""
+        pods = self._of(namespace).pods
+        changed = pods.get(name) != state
+        pods[name] = state
+        if state.started:
+            self._event(namespace, name).set()
+        return changed
+
+    def take_change(self, namespace: str, name: str) -> bool:
+        """Whether the watch saw the pod in a new state since the last call (then forgets it)."""
+        key = (namespace, name)
+        changed = key in self._changed
+        self._changed.discard(key)
+        return changed
+
+    def forget_pod(self, namespace: str, name: str) -> None:
+        """The pod is gone from the cluster."""
+        self._of(namespace).pods.pop(name, None)
+        self._started.pop((namespace, name), None)
+        self._changed.discard((namespace, name))
+
+    def pod(self, namespace: str, name: str) -> PodState | None:
+        return self._of(namespace).pods.get(name)
+
+    def active_pods(self, namespace: str) -> int:
+        return sum(1 for state in self._of(namespace).pods.values() if state.active)
+
+    def _event(self, namespace: str, name: str) -> asyncio.Event:
+        return self._started.setdefault((namespace, name), asyncio.Event())
+
+    async def wait_started(self, namespace: str, name: str) -> None:
+        """Return once the pod has started (running or ended)."""
+        state = self.pod(namespace, name)
+        if state is None or not state.started:
+            await self._event(namespace, name).wait()
+
+    def release(self, namespace: str, name: str) -> None:
+        """The follower of this pod is done with it: drop its wake-up event."""
+        self._started.pop((namespace, name), None)
