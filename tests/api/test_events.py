@@ -169,7 +169,9 @@ def test_disconnected_clients_free_the_feed(api, api_server, fake_run):
     run = fake_run(count=5)
     with api.stream("GET", f"/api/v1/runs/{run.name}/events") as response:
         assert response.status_code == 200
-        next(response.iter_text())
+        # Keep the iterator referenced: a dropped one is finalized at once and closes the stream.
+        chunks = response.iter_text()
+        next(chunks)
         cluster.wait_for(lambda: api_server.services.hub.feeds == 1, what="feed started")
     cluster.wait_for(
         lambda: api_server.services.hub.feeds == 0, timeout=10, what="feed released on disconnect"
