@@ -7,14 +7,12 @@ artifact store by CIDR), dumped to YAML exactly as ``kubectl apply`` would recei
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from tests.chart import chart_manifests
 
 from p2n import resources, settings
 from p2n_operator import networkpolicy, podspec
@@ -22,7 +20,6 @@ from p2n_operator import networkpolicy, podspec
 pytestmark = pytest.mark.chart
 
 KUBERNETES_VERSION = "1.37.0"
-CHECKOV = "checkov==3.3.30"
 
 # Checks skipped on purpose, each for a reason that holds for every sandbox pod:
 SKIPPED_CHECKS = {
@@ -112,38 +109,14 @@ def test_strict_validation_rejects_an_unknown_field(manifest_file):
 
 
 def test_checkov_finds_no_failed_check(manifest_file):
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip(
-            "uv is not on PATH; checkov runs as `uv tool run` because its pins conflict with the venv"
-        )
-    proc = subprocess.run(
-        [
-            uv,
-            "tool",
-            "run",
-            "--from",
-            CHECKOV,
-            "checkov",
-            "-f",
-            str(manifest_file),
-            "--framework",
-            "kubernetes",
-            "--skip-check",
-            ",".join(sorted(SKIPPED_CHECKS)),
-            "--skip-download",
-            "--compact",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    reports = chart_manifests.checkov(
+        "-f",
+        str(manifest_file),
+        "--framework",
+        "kubernetes",
+        "--skip-check",
+        ",".join(sorted(SKIPPED_CHECKS)),
     )
-    assert proc.stdout.strip(), proc.stderr[-2000:]
-    report = json.loads(proc.stdout)
-    reports = report if isinstance(report, list) else [report]
     failed = [
         (check["check_id"], check["check_name"], check.get("resource"))
         for rep in reports
