@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -174,25 +173,6 @@ def data_json(event: Event) -> str:
 def to_sse(event: Event) -> str:
     """One SSE frame with ``id`` = seq, ready to be written to the wire."""
     return f"id: {event.seq}\nevent: {event.event}\ndata: {data_json(event)}\n\n"
-
-
-def data_model_for(name: str) -> type[BaseModel]:
-    """The payload model of an event name, for schema publication (OpenAPI, docs)."""
-    return _DATA_MODELS[name]
-
-
-def monotonic(stream: Iterable[Event], after: int = -1) -> Iterator[Event]:
-    """Yield ``stream`` unchanged, checking that ``seq`` strictly increases.
-
-    ``after`` is the last seq the reader already has (``Last-Event-ID``); an event at or below the
-    previous seq raises ``ValueError``, so a replayed or reordered stream is caught where it is read.
-    """
-    last = after
-    for event in stream:
-        if event.seq <= last:
-            raise ValueError(f"event seq {event.seq} does not follow {last}: a run's seq must increase")
-        last = event.seq
-        yield event
 
 
 # Exit codes of ``p2n-runner``, shared by the local sandbox, the operator and the kubelet emulator

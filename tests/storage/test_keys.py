@@ -8,14 +8,12 @@ from p2n import errors
 from p2n.storage import backend, keys
 
 
-def test_layout_per_paper_plan_run_and_report() -> None:
+def test_layout_per_paper_plan_and_run() -> None:
     assert keys.paper_document("ns", "paper-a", "paper.pdf") == "papers/ns/paper-a/document/paper.pdf"
     assert keys.paper_pages("ns", "paper-a") == "papers/ns/paper-a/pages.json"
-    assert keys.paper_claims("ns", "paper-a") == "papers/ns/paper-a/claims.json"
     assert keys.plan_document("ns", "plan-a") == "plans/ns/plan-a/plan.json"
     assert keys.plan_notebook("ns", "plan-a") == "plans/ns/plan-a/notebook.ipynb"
     assert keys.run_artifact("ns", "run-a", "metrics.json") == "runs/ns/run-a/metrics.json"
-    assert keys.report_file("ns", "rep-a", "report.html") == "reports/ns/rep-a/report.html"
 
 
 def test_every_run_artifact_lives_under_the_run_prefix() -> None:

@@ -6,11 +6,9 @@ prefix delete, and so that a presigned URL for one run can never name another ru
 
     papers/<namespace>/<paper>/document/<filename>    the uploaded or fetched paper
     papers/<namespace>/<paper>/pages.json             extracted pages with page numbers
-    papers/<namespace>/<paper>/claims.json            extracted claims with citations
     plans/<namespace>/<plan>/plan.json                the reproduction plan
     plans/<namespace>/<plan>/notebook.ipynb           the materialized notebook
     runs/<namespace>/<run>/<artifact>                 runner artifacts (RUN_ARTIFACTS)
-    reports/<namespace>/<report>/<filename>           report.json, report.html
 
 Every segment is validated here, so callers cannot smuggle ``..`` or ``/`` into a key.
 """
@@ -65,10 +63,6 @@ def paper_pages(namespace: str, paper: str) -> str:
     return f"{paper_prefix(namespace, paper)}pages.json"
 
 
-def paper_claims(namespace: str, paper: str) -> str:
-    return f"{paper_prefix(namespace, paper)}claims.json"
-
-
 def plan_prefix(namespace: str, plan: str) -> str:
     return f"plans/{_segment('namespace', namespace)}/{_segment('plan name', plan)}/"
 
@@ -87,11 +81,3 @@ def run_prefix(namespace: str, run: str) -> str:
 
 def run_artifact(namespace: str, run: str, name: str) -> str:
     return f"{run_prefix(namespace, run)}{_filename(name)}"
-
-
-def report_prefix(namespace: str, report: str) -> str:
-    return f"reports/{_segment('namespace', namespace)}/{_segment('report name', report)}/"
-
-
-def report_file(namespace: str, report: str, filename: str) -> str:
-    return f"{report_prefix(namespace, report)}{_filename(filename)}"
