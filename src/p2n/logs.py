@@ -24,7 +24,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Loggers that configure their own handlers (uvicorn's dictConfig); they are routed to the root.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 # Request logs of the HTTP clients would carry presigned URLs and tokens at DEBUG level.
-NOISY_LOGGERS = ("urllib3", "kubernetes", "botocore", "httpx", "httpcore")
+NOISY_LOGGERS = ("urllib3", "kubernetes", "botocore", "httpx", "httpcore", "aiohttp.access")
 
 
 class JsonFormatter(logging.Formatter):

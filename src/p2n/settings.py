@@ -39,6 +39,7 @@ a ``Settings`` instance (dependency injection) instead of reading the environmen
 | P2N_ARTIFACT_STORE_NAMESPACE_LABELS / _POD_LABELS | or to these pods ("k=v,k=v")                |
 | P2N_SANDBOX_ALLOW_DNS         | allow DNS egress to kube-system (to resolve the store's name)   |
 | P2N_OPERATOR_PEERING          | kopf peering name; unset => standalone operator                 |
+| P2N_OPERATOR_METRICS_PORT     | operator's Prometheus /metrics port (0 = off); default 9090     |
 | P2N_STATUS_INTERVAL_SECONDS   | minimum interval between Run progress status patches            |
 | P2N_AUTH_MODE                 | kubernetes (TokenReview + SubjectAccessReview) or static        |
 | P2N_STATIC_TOKENS             | static mode: comma-separated token=user pairs                   |
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     artifact_store_pod_labels: str = ""
     sandbox_allow_dns: bool = True
     operator_peering: str | None = None
+    operator_metrics_port: int = Field(default=9090, ge=0, le=65535)
     status_interval_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
 
     auth_mode: Literal["kubernetes", "static"] = "kubernetes"

@@ -114,6 +114,10 @@ seccompProfile:
   value: {{ .Values.logging.level | quote }}
 - name: P2N_LOG_FORMAT
   value: {{ .Values.logging.format | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: P2N_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 - name: P2N_DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -187,4 +191,15 @@ affinity:
 {{- with .priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- end }}
+
+{{/* Milliseconds of a Prometheus duration such as 1m30s (units h, m, s, ms, as the schema allows). */}}
+{{- define "p2n.durationMs" -}}
+{{- $total := 0 -}}
+{{- range regexFindAll "[0-9]+(ms|h|m|s)" . -1 -}}
+{{- $count := regexFind "^[0-9]+" . | int -}}
+{{- $unit := regexReplaceAll "^[0-9]+" . "" -}}
+{{- $total = add $total (mul $count (get (dict "h" 3600000 "m" 60000 "s" 1000 "ms" 1) $unit)) -}}
+{{- end -}}
+{{- $total -}}
 {{- end }}

@@ -1,4 +1,4 @@
-"""`python -m p2n_operator` as a process: liveness endpoint, JSON logs per object, no secrets in logs."""
+"""`python -m p2n_operator` as a process: liveness and metrics endpoints, JSON logs per object, no secrets."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _environment(cfg, kube) -> dict[str, str]:
 def test_operator_process_serves_liveness_and_logs_json(
     kube, kubectl, kubelet, namespace, operator_settings, tmp_path
 ):
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     stderr_path = tmp_path / "operator.log"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
@@ -59,6 +59,8 @@ def test_operator_process_serves_liveness_and_logs_json(
                 namespace,
                 "--liveness",
                 f"http://127.0.0.1:{port}/healthz",
+                "--metrics-port",
+                str(metrics_port),
             ],
             env=_environment(operator_settings, kube),
             stdout=subprocess.DEVNULL,
@@ -69,6 +71,12 @@ def test_operator_process_serves_liveness_and_logs_json(
             assert health.status_code == 200
             kubectl("apply", "-f", str(EXAMPLES / "paper-text.yaml"))
             wait_phase(kube, "Paper", "iris-lda", namespace, {"Ready"}, timeout=60)
+            # Metrics have a port of their own, without authentication; neither port serves the other.
+            scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+            assert scraped.status_code == 200
+            assert 'p2n_operator_reconcile_duration_seconds_count{kind="Paper",outcome="ok"}' in scraped.text
+            assert httpx.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5).status_code == 404
+            assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 404
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=60)

@@ -7,9 +7,9 @@ import logging
 
 import kopf
 
-from p2n import settings
+from p2n import logs, settings
 from p2n_operator import __main__ as entry
-from p2n_operator import handlers, logs, service
+from p2n_operator import handlers, service
 
 
 def test_kopf_bookkeeping_lives_under_p2n_dev_and_spares_the_approval_annotation():
@@ -51,6 +51,8 @@ def test_command_line_flags():
     args = entry.build_parser().parse_args(["-n", "research", "-n", "lab", "--liveness", ""])
     assert (args.namespace, args.liveness, args.all_namespaces) == (["research", "lab"], "", False)
     assert entry.build_parser().parse_args([]).liveness == "http://0.0.0.0:8080/healthz"
+    assert entry.build_parser().parse_args(["--metrics-port", "9100"]).metrics_port == 9100
+    assert entry.build_parser().parse_args([]).metrics_port is None
 
 
 def test_json_logs_name_the_object_and_never_show_a_signature(capsys):
