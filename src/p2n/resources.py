@@ -31,6 +31,10 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 MAX_TIMEOUT_MINUTES = 25
 APPROVED_BY_ANNOTATION = f"{GROUP}/approved-by"
+# The W3C traceparent of the API span that created (or approved) the object; the operator's spans
+# about the object join that trace. Like kopf's own p2n.dev/ keys it is left out of the diffs the
+# operator reacts to, so writing it never causes a reconcile.
+TRACEPARENT_ANNOTATION = f"{GROUP}/traceparent"
 
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Kubernetes resource quantities such as 500m, 2, 1.5, 512Mi, 1G.

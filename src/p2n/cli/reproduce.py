@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from p2n import settings
+from p2n import settings, telemetry
 from p2n.pipeline import local, report
 
 EXIT_ERROR = 1
@@ -70,7 +70,13 @@ def run(args: argparse.Namespace) -> int:
         record_history=not args.no_history,
         storybook=args.kid,
     )
-    result = local.reproduce(args.paper, out_dir, settings=config, options=options, say=_stderr)
+    # Spans are exported only when an OTLP endpoint is configured, as in the services.
+    tracing = telemetry.configure_tracing(config, service="p2n-cli")
+    try:
+        result = local.reproduce(args.paper, out_dir, settings=config, options=options, say=_stderr)
+    finally:
+        if tracing is not None:
+            tracing.shutdown()
     if args.json:
         print(result.to_json())
     else:

@@ -90,28 +90,31 @@ def reproduce(
     out_dir.mkdir(parents=True, exist_ok=True)
     store = storage.from_settings(settings)
     tell(f"reading {source}")
-    with telemetry.span("p2n.paper.ingest"):
-        data = ingest.read_location(source, settings=settings, store=store)
-        filename = keys.safe_filename(ingest.filename_of(source), default="paper")
-        document = ingest.parse(data, filename=filename)
-        paper = paper_name(filename, document.sha256)
-        document = ingest.save(document, data, store=store, namespace=NAMESPACE, paper=paper)
-    result = report.Report(
-        paper=report.PaperInfo(
-            title=document.title,
-            sha256=document.sha256,
-            source=source,
-            pages=document.page_count,
-            uri=document.uri,
-        ),
-        claims=[],
-    )
-    try:
-        result = _reproduce(document, paper, result, out_dir, settings, store, opts, tell, on_event)
-    except errors.P2NError as exc:
-        tell(f"error {exc.code}: {exc.message}")
-        result = result.model_copy(update={"error": report.ErrorBody(code=exc.code, message=exc.message)})
-    _write(result, out_dir)
+    # One trace per reproduction: every step's span (and each seed's run spans) is a child of this.
+    with telemetry.span("p2n.paper.reproduce", {"p2n.namespace": NAMESPACE}) as root:
+        with telemetry.span("p2n.paper.ingest"):
+            data = ingest.read_location(source, settings=settings, store=store)
+            filename = keys.safe_filename(ingest.filename_of(source), default="paper")
+            document = ingest.parse(data, filename=filename)
+            paper = paper_name(filename, document.sha256)
+            document = ingest.save(document, data, store=store, namespace=NAMESPACE, paper=paper)
+        root.set_attribute("p2n.paper", paper)
+        result = report.Report(
+            paper=report.PaperInfo(
+                title=document.title,
+                sha256=document.sha256,
+                source=source,
+                pages=document.page_count,
+                uri=document.uri,
+            ),
+            claims=[],
+        )
+        try:
+            result = _reproduce(document, paper, result, out_dir, settings, store, opts, tell, on_event)
+        except errors.P2NError as exc:
+            tell(f"error {exc.code}: {exc.message}")
+            result = result.model_copy(update={"error": report.ErrorBody(code=exc.code, message=exc.message)})
+        _write(result, out_dir)
     return result
 
 
@@ -205,6 +208,7 @@ def _run_seed(
 
     tell(f"running seed {seed} in the local sandbox (run {run_id})")
     started = time.monotonic()
+    started_ns = time.time_ns()
     outcome = sandbox.run_notebook(
         notebook_path,
         out_dir / f"seed-{seed}",
@@ -219,6 +223,23 @@ def _run_seed(
     observed = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     error = report.ErrorBody(**outcome.error) if outcome.error else None
     phase = _PHASES[outcome.outcome]
+    attributes: dict[str, str | int] = {
+        "p2n.namespace": NAMESPACE,
+        "p2n.paper": paper,
+        "p2n.plan": plan_name,
+        "p2n.run": run_id,
+        "p2n.seed": seed,
+        "p2n.phase": phase,
+    }
+    if error is not None:
+        attributes["p2n.reason"] = error.code
+    telemetry.record_execution(
+        seen,
+        start_ns=started_ns,
+        end_ns=started_ns + round(duration * 1_000_000_000),
+        attributes=attributes,
+        error=error.code if error is not None and phase in ("Failed", "TimedOut") else None,
+    )
     tell(f"seed {seed}: {phase}" + (f", {plan.metric} = {observed:.6g}" if observed is not None else ""))
     artifacts = {name: str(path) for name, path in sorted(outcome.artifacts.items())}
     run = report.RunResult(

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 
 from p2n import errors, resources, telemetry
 from p2n.storage import keys
-from p2n_api import deps, models, reporting, views
+from p2n_api import deps, models, reporting, tracing, views
 from p2n_api.deps import Caller, NamePath, ServicesDep
 
 router = APIRouter(prefix="/papers", tags=["papers"])
@@ -25,10 +25,11 @@ def _new_name() -> str:
 
 
 def _manifest(namespace: str, name: str, spec: resources.PaperSpec) -> dict[str, object]:
+    """The Paper to create; made inside the create span, whose trace the operator then joins."""
     return {
         "apiVersion": resources.API_VERSION,
         "kind": "Paper",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": tracing.annotated({"name": name, "namespace": namespace}),
         "spec": spec.wire(),
     }
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 
 from p2n import errors, resources, telemetry
-from p2n_api import deps, models, views
+from p2n_api import deps, models, tracing, views
 from p2n_api.deps import Caller, NamePath, ServicesDep
 
 router = APIRouter(prefix="/plans", tags=["plans"])
@@ -43,13 +43,15 @@ async def create_plan(
         timeout_minutes=body.timeout_minutes,
     )
     name = body.name or _plan_name(body.paper, body.claim_id)
-    manifest = {
-        "apiVersion": resources.API_VERSION,
-        "kind": "Plan",
-        "metadata": {"name": name, "namespace": caller.namespace, "labels": {PAPER_LABEL: body.paper}},
-        "spec": spec.wire(),
-    }
-    return views.plan(await services.cluster.create("Plan", caller.namespace, manifest))
+    metadata = {"name": name, "namespace": caller.namespace, "labels": {PAPER_LABEL: body.paper}}
+    with telemetry.span("p2n.plan.create", {"p2n.namespace": caller.namespace, "p2n.plan": name}):
+        manifest = {
+            "apiVersion": resources.API_VERSION,
+            "kind": "Plan",
+            "metadata": tracing.annotated(metadata),
+            "spec": spec.wire(),
+        }
+        return views.plan(await services.cluster.create("Plan", caller.namespace, manifest))
 
 
 @router.get("")
@@ -80,8 +82,10 @@ async def approve_plan(
     name: NamePath, caller: Annotated[Caller, deps.authorized("patch", "plans")], services: ServicesDep
 ) -> models.PlanPublic:
     """Approve the Plan as the authenticated user (annotation ``p2n.dev/approved-by``)."""
-    patch = {"metadata": {"annotations": {resources.APPROVED_BY_ANNOTATION: caller.principal.username}}}
+    approval = {"annotations": {resources.APPROVED_BY_ANNOTATION: caller.principal.username}}
     with telemetry.span("p2n.plan.approve", {"p2n.namespace": caller.namespace, "p2n.plan": name}):
+        # The operator's work after the approval joins the approval's trace.
+        patch = {"metadata": tracing.annotated(approval)}
         return views.plan(await services.cluster.patch("Plan", caller.namespace, name, patch))
 
 
@@ -109,12 +113,6 @@ async def run_plan(
         if paper:
             labels[PAPER_LABEL] = paper
         run_name = _run_name(name, seed)
-        manifest = {
-            "apiVersion": resources.API_VERSION,
-            "kind": "Run",
-            "metadata": {"name": run_name, "namespace": caller.namespace, "labels": labels},
-            "spec": spec.wire(),
-        }
         attributes: dict[str, str | int] = {
             "p2n.namespace": caller.namespace,
             "p2n.plan": name,
@@ -122,6 +120,14 @@ async def run_plan(
             "p2n.seed": seed,
         }
         with telemetry.span("p2n.run.create", attributes):
+            manifest = {
+                "apiVersion": resources.API_VERSION,
+                "kind": "Run",
+                "metadata": tracing.annotated(
+                    {"name": run_name, "namespace": caller.namespace, "labels": labels}
+                ),
+                "spec": spec.wire(),
+            }
             await services.cluster.create("Run", caller.namespace, manifest)
         created.append(run_name)
     return models.RunsCreated(run_id=created[0], run_ids=created, namespace=caller.namespace)
