@@ -33,6 +33,10 @@ from p2n import settings
 from p2n.db import embedded
 from p2n.storage import s3
 
+# Operators started by tests serve no /metrics unless a test asks for a port: the default (9090)
+# would collide between operators, and with other test sessions on the machine.
+os.environ.setdefault("P2N_OPERATOR_METRICS_PORT", "0")
+
 # Realistic-looking dummy credentials, so that log tests can check that they never leak.
 TEST_S3_ACCESS_KEY_ID = "AKIAP2NTESTKEY000001"
 TEST_S3_SECRET_ACCESS_KEY = "p2nTestSecretKey/0000000000000000000000"
@@ -226,3 +230,43 @@ def spans(_span_exporter: Any) -> Iterator[Any]:
     _span_exporter.clear()
     yield _span_exporter
     _span_exporter.clear()
+
+
+class OtlpCollector:
+    """An OTLP/HTTP endpoint on loopback keeping every body POSTed to it (protobuf, undecoded)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: list[bytes] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.bodies = bodies
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def received(self) -> bytes:
+        return b"".join(self.bodies)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def otlp_collector() -> Iterator[OtlpCollector]:
+    """An :class:`OtlpCollector`: give its ``url`` as ``P2N_OTLP_ENDPOINT`` to a process under test."""
+    collector = OtlpCollector()
+    yield collector
+    collector.close()

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import yaml
 from aiohttp import web
-from tests.harness import access, faults, kinds, openapi, store, tables
+from tests.harness import access, faults, kinds, openapi, patching, store, tables
 
 _JSON = "application/json"
 _HEARTBEAT = 2.0
@@ -324,7 +324,7 @@ class ApiServer:
     @staticmethod
     def _decode(body: bytes) -> Any:
         try:
-            return yaml.safe_load(body) if body else {}
+            return patching.decode(body) if body else {}
         except yaml.YAMLError as exc:
             raise store.ApiError(400, "BadRequest", f"the request body is not JSON: {exc}") from exc
 

@@ -23,8 +23,9 @@ SOURCE_ROOTS = [ROOT / "src", ROOT / "operator" / "src", ROOT / "api" / "src", R
 # SDK -> the modules allowed to import it. Each vendor SDK has one adapter per service package: the
 # API and the operator may not import each other, so each talks to Kubernetes through its own
 # adapter. kopf belongs to the operator's handler layer (handlers, the Run lifecycle and pod-log
-# follower they start, their side effects, and the service running them); the pure reconcile,
-# policy and pod-builder modules never see it.
+# follower they start, their side effects, and the service running them) and to the operator's
+# Kubernetes adapter, which logs in with kopf's credential loading; the pure reconcile, policy and
+# pod-builder modules never see it.
 ALLOWED_IMPORTERS: dict[str, frozenset[str]] = {
     "openai": frozenset({"p2n.llm.openai_client"}),
     "boto3": frozenset({"p2n.storage.s3"}),
@@ -35,10 +36,13 @@ ALLOWED_IMPORTERS: dict[str, frozenset[str]] = {
     "kopf": frozenset(
         {
             "p2n_operator.handlers",
+            "p2n_operator.kube",
             "p2n_operator.runs",
             "p2n_operator.follower",
             "p2n_operator.effects",
+            "p2n_operator.metrics",
             "p2n_operator.service",
+            "p2n_operator.tracing",
             "p2n_operator.__main__",
         }
     ),

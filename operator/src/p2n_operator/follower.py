@@ -21,7 +21,7 @@ import time
 import kopf
 
 from p2n import db, errors, events, resources
-from p2n_operator import effects, kube, podspec, runtime, steps
+from p2n_operator import effects, kube, metrics, podspec, runtime, steps
 
 EVENT_BATCH_SECONDS = 0.25
 # How often a follower waiting for its pod to start checks whether it was stopped.
@@ -42,6 +42,11 @@ async def follow(rt: runtime.Runtime, namespace: str, name: str, stopped: kopf.D
         rt.view.release(namespace, pod_name)
     if stopped:
         return
+    recording = rt.recording.get(f"{namespace}/{name}")
+    if recording is not None:
+        # The Run's history row, written while its pod was created, must exist before its events.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(recording)
     try:
         stream = await effects.blocking(rt.kube.pod_log, namespace, pod_name, podspec.CONTAINER_NAME)
     except errors.NotFound:
@@ -88,7 +93,9 @@ async def _ingest(rt: runtime.Runtime, namespace: str, name: str, batch: list[ev
         if isinstance(event, events.StageUpdate):
             rt.last_stage[key] = event.data
     try:
-        await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), batch)
+        metrics.ingested(
+            await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), batch)
+        )
     except errors.P2NError as exc:
         # The run's events.jsonl is ingested when it ends, so nothing is lost for good.
         _log.warning("event ingestion for %s deferred: %s", key, exc)

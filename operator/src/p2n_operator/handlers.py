@@ -5,7 +5,8 @@ actions), ``policy`` (admission, caps) and ``outcome`` (how a pod ended); the Ku
 reached through ``kube`` only and the pipeline through ``steps`` and ``authoring`` (imported on
 first use), all blocking and therefore run in threads. Runs are carried out by ``runs``
 (lifecycle) and ``follower`` (events from the pod's log), with the in-memory view of ``ledger``
-fed by indexing handlers. Handlers are registered on a registry given by the caller, never on
+fed by indexing handlers. Each Paper and Plan reconcile is a span of the object's trace
+(``tracing``). Handlers are registered on a registry given by the caller, never on
 kopf's global one, so an operator can be started, stopped and started again in one process.
 """
 
@@ -19,7 +20,7 @@ import kopf
 import pydantic
 
 from p2n import errors, resources, settings
-from p2n_operator import effects, follower, podspec, reconcile, runs, runtime
+from p2n_operator import effects, follower, metrics, networkpolicy, podspec, reconcile, runs, runtime, tracing
 
 PAPERS = (resources.GROUP, resources.VERSION, "papers")
 PLANS = (resources.GROUP, resources.VERSION, "plans")
@@ -31,6 +32,7 @@ USER_ANNOTATIONS = (resources.APPROVED_BY_ANNOTATION,)
 WAIT_RETRIES = 200
 WAITING_RUN_INTERVAL = 2.0
 SANDBOX_LABELS = {podspec.APP_LABEL: podspec.SANDBOX_APP}
+SANDBOX_POLICIES = ("networking.k8s.io", "v1", "networkpolicies")
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)
 
@@ -80,10 +82,19 @@ def register(registry: kopf.OperatorRegistry) -> None:
         memo.settings = cfg
         configure_kopf(settings, cfg)
         effects.size_executor()
-        memo.runtime = await effects.blocking(runtime.Runtime.start, cfg)
+        rt = await effects.blocking(runtime.Runtime.start, cfg)
+        try:
+            memo.metrics = await metrics.start(rt.view, cfg.operator_metrics_port)
+        except BaseException:
+            await effects.blocking(rt.close)
+            raise
+        memo.runtime = rt
 
     @kopf.on.cleanup(registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
+        exporter = memo.get("metrics")
+        if exporter is not None:
+            await exporter.stop()
         rt = memo.get("runtime")
         if rt is not None:
             await effects.blocking(rt.close)
@@ -107,7 +118,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
         retry: int,
         **_: Any,
     ) -> None:
-        await _reconcile_paper(effects.runtime_of(memo), body, meta, spec, status, retry)
+        with metrics.reconciling("Paper"):
+            await _reconcile_paper(effects.runtime_of(memo), body, meta, spec, status, retry)
 
     # --- Plan -------------------------------------------------------------------------------------
 
@@ -124,15 +136,17 @@ def register(registry: kopf.OperatorRegistry) -> None:
         retry: int,
         **_: Any,
     ) -> None:
-        await _reconcile_plan(effects.runtime_of(memo), body, meta, spec, status, retry)
+        with metrics.reconciling("Plan"), tracing.reconciling("plan", body):
+            await _reconcile_plan(effects.runtime_of(memo), body, meta, spec, status, retry)
 
     # --- Run --------------------------------------------------------------------------------------
 
     @kopf.on.resume(*RUNS, registry=registry, id="run")
     @kopf.on.create(*RUNS, registry=registry, id="run")
     @kopf.on.update(*RUNS, registry=registry, id="run", field="spec")
-    async def run(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-        await runs.reconcile_run(effects.runtime_of(memo), str(namespace), name)
+    async def run(name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+        with metrics.reconciling("Run"):
+            await runs.reconcile_run(effects.runtime_of(memo), str(namespace), name, seen_run=body)
 
     @kopf.timer(
         *RUNS,
@@ -143,7 +157,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
         when=_waiting,
     )
     async def waiting(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-        await runs.reconcile_run(effects.runtime_of(memo), str(namespace), name)
+        with metrics.reconciling("Run"):
+            await runs.reconcile_run(effects.runtime_of(memo), str(namespace), name)
 
     # Indexing handlers run for every watch event before any other handler, and kopf holds the
     # other handlers back until every existing object has been seen: they feed ``Runtime.view``
@@ -152,21 +167,60 @@ def register(registry: kopf.OperatorRegistry) -> None:
     async def run_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
         if memo.get("runtime") is not None:
             effects.runtime_of(memo).view.observe_run(body)
+            memo.metrics.board.observe_run(body)
 
     @kopf.index("", "v1", "pods", registry=registry, id="sandboxes", labels=SANDBOX_LABELS)
     async def sandbox_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
         if memo.get("runtime") is not None:
             effects.runtime_of(memo).view.observe_pod(body)
+            memo.metrics.board.observe_pod(body)
 
     @kopf.index(*PLANS, registry=registry, id="plans")
     async def plan_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
         if memo.get("runtime") is not None:
             effects.runtime_of(memo).view.observe_plan(body)
 
+    @kopf.index(*PAPERS, registry=registry, id="papers")
+    async def paper_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
+        if memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.observe_paper(body)
+
+    @kopf.on.event(*PAPERS, registry=registry, id="paper-gone")
+    async def paper_gone(event: kopf.RawEvent, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+        if event["type"] == "DELETED" and memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.forget_paper(str(namespace), name)
+
     @kopf.on.event(*PLANS, registry=registry, id="plan-gone")
     async def plan_gone(event: kopf.RawEvent, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
         if event["type"] == "DELETED" and memo.get("runtime") is not None:
             effects.runtime_of(memo).view.forget_plan(str(namespace), name)
+
+    # Filtered by ``when``: kopf neither calls nor logs it for the other events of every Run.
+    @kopf.on.event(*RUNS, registry=registry, id="run-gone", when=_deleted)
+    async def run_gone(
+        event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, memo: Any, **_: Any
+    ) -> None:
+        if event["type"] == "DELETED" and memo.get("runtime") is not None:
+            memo.metrics.board.forget_run(str(namespace), name)
+            if FINALIZER not in body.get("metadata", {}).get("finalizers", []):
+                # Deleted before its finalizer was added: the cleanup handler never ran.
+                await runs.cleanup(effects.runtime_of(memo), str(namespace), name, body)
+
+    @kopf.index(*SANDBOX_POLICIES, registry=registry, id="policies", labels=networkpolicy.LABELS)
+    async def policy_seen(body: kopf.Body, memo: Any, **_: Any) -> None:
+        if memo.get("runtime") is not None:
+            effects.runtime_of(memo).view.observe_policy(body)
+
+    @kopf.on.event(*SANDBOX_POLICIES, registry=registry, id="policy", labels=networkpolicy.LABELS)
+    async def policy_changed(event: kopf.RawEvent, namespace: str | None, memo: Any, **_: Any) -> None:
+        if memo.get("runtime") is None:
+            return
+        rt = effects.runtime_of(memo)
+        if event["type"] == "DELETED":
+            rt.view.forget_policy(str(namespace))
+        if rt.view.has_sandboxes(str(namespace)):
+            # The namespace runs sandboxes: put a deleted or changed policy back now.
+            await runs.ensure_network_policy(rt, str(namespace))
 
     @kopf.on.event("", "v1", "pods", registry=registry, labels=SANDBOX_LABELS)
     async def sandbox_pod(
@@ -183,13 +237,15 @@ def register(registry: kopf.OperatorRegistry) -> None:
         rt = effects.runtime_of(memo)
         if event["type"] == "DELETED":
             rt.view.forget_pod(str(namespace), name)
+            memo.metrics.board.forget_pod(str(namespace), name)
         elif not rt.view.take_change(str(namespace), name):
             # Nothing the Run's decision depends on changed (phase, start, end, deletion).
             return
         run_name = meta.annotations.get(podspec.RUN_NAME_ANNOTATION)
         if run_name:
             seen = None if event["type"] == "DELETED" else body
-            await runs.reconcile_run(rt, str(namespace), run_name, seen)
+            with metrics.reconciling("Run"):
+                await runs.reconcile_run(rt, str(namespace), run_name, seen)
 
     @kopf.daemon(*RUNS, registry=registry, id="events", when=_unfinished, cancellation_timeout=5.0)
     async def run_events(
@@ -197,7 +253,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
     ) -> None:
         await follower.follow(effects.runtime_of(memo), str(namespace), name, stopped)
 
-    @kopf.on.delete(*RUNS, registry=registry, id="cleanup")
+    @kopf.on.delete(*RUNS, registry=registry, id="cleanup", when=_reconciled)
     async def run_deleted(name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
         await runs.cleanup(effects.runtime_of(memo), str(namespace), name, body)
 
@@ -206,14 +262,29 @@ def settings_from_env() -> settings.Settings:
     return settings.Settings()
 
 
+# The filters of the Run's timer, daemon and delete handler match only Runs the operator has
+# written a status to. kopf adds its finalizer before any handler runs when one of these matches,
+# which would put a patch and its watch event in front of every new Run's pod; this way the first
+# status write (the pod's name, or Queued) brings the finalizer instead. A Run deleted before that
+# is cleaned up from its DELETED event (``run_gone``); its pod goes with it (ownerReference).
+
+
+def _reconciled(status: kopf.Status, **_: Any) -> bool:
+    return status.get("phase") is not None
+
+
 def _waiting(status: kopf.Status, **_: Any) -> bool:
     """Queued, or Pending without a pod (waiting for its Plan); a Run with a pod follows its pod's events."""
-    phase = status.get("phase", "Pending")
+    phase = status.get("phase")
     return phase == "Queued" or (phase == "Pending" and not status.get("pod"))
 
 
+def _deleted(type: str, **_: Any) -> bool:
+    return type == "DELETED"
+
+
 def _unfinished(status: kopf.Status, **_: Any) -> bool:
-    return status.get("phase", "Pending") not in resources.TERMINAL_RUN_PHASES
+    return _reconciled(status) and status.get("phase") not in resources.TERMINAL_RUN_PHASES
 
 
 # --- Paper -----------------------------------------------------------------------------------------
@@ -231,30 +302,32 @@ async def _reconcile_paper(
     # Imported on first use: the Paper and Plan steps pull in pypdf and nbformat.
     from p2n_operator import authoring
 
-    try:
-        paper_spec = _validated(resources.PaperSpec, spec)
-        ingesting = reconcile.paper_progress(current, "Ingesting", generation, effects.now())
-        await effects.write_status(rt, "Paper", namespace, name, current, ingesting)
-        current = ingesting
-        document = await effects.blocking(authoring.ingest_paper, rt, namespace, name, paper_spec)
-        extracting = reconcile.paper_progress(current, "Extracting", generation, effects.now())
-        await effects.write_status(rt, "Paper", namespace, name, current, extracting)
-        current = extracting
-        claims = await effects.blocking(authoring.extract_claims, rt, document, paper_spec)
-        final = reconcile.paper_ready(
-            current,
-            generation,
-            effects.now(),
-            claims=claims,
-            title=document.title,
-            document_sha256=document.sha256,
-            document_uri=document.uri or "",
-            pages=document.page_count,
-        )
-    except errors.P2NError as exc:
-        effects.retry_if_transient(exc, retry)
-        final = reconcile.failed(current, exc, generation, effects.now())
-    await effects.write_status(rt, "Paper", namespace, name, current, final)
+    with tracing.reconciling("paper", body):
+        try:
+            paper_spec = _validated(resources.PaperSpec, spec)
+            ingesting = reconcile.paper_progress(current, "Ingesting", generation, effects.now())
+            await effects.write_status(rt, "Paper", namespace, name, current, ingesting)
+            current = ingesting
+            document = await effects.blocking(authoring.ingest_paper, rt, namespace, name, paper_spec)
+            extracting = reconcile.paper_progress(current, "Extracting", generation, effects.now())
+            await effects.write_status(rt, "Paper", namespace, name, current, extracting)
+            current = extracting
+            claims = await effects.blocking(authoring.extract_claims, rt, document, paper_spec)
+            final = reconcile.paper_ready(
+                current,
+                generation,
+                effects.now(),
+                claims=claims,
+                title=document.title,
+                document_sha256=document.sha256,
+                document_uri=document.uri or "",
+                pages=document.page_count,
+            )
+        except errors.P2NError as exc:
+            effects.retry_if_transient(exc, retry)
+            final = reconcile.failed(current, exc, generation, effects.now())
+        await effects.write_status(rt, "Paper", namespace, name, current, final)
+        tracing.settled(final)
     if final.phase != start.phase:
         effects.announce(body, final.phase, final.message, final.phase == "Failed")
 
@@ -281,6 +354,7 @@ async def _reconcile_plan(
     except errors.P2NError as exc:
         final = reconcile.failed(current, exc, generation, effects.now())
         await effects.write_status(rt, "Plan", namespace, name, current, final)
+        tracing.settled(final)
         return
     raw_paper = await effects.blocking(rt.kube.find_object, "Paper", namespace, plan_spec.paper_ref.name)
     paper = resources.Paper.model_validate(raw_paper) if raw_paper is not None else None
@@ -311,6 +385,7 @@ async def _reconcile_plan(
             final = reconcile.failed(current, exc, generation, effects.now())
         await effects.write_status(rt, "Plan", namespace, name, current, final)
         current = final
+    tracing.settled(current)
     if current.phase != start.phase:
         effects.announce(body, current.phase, current.message, current.phase == "Failed")
         if current.phase == "Failed":

@@ -1,61 +1,128 @@
-"""The operator's only door to the Kubernetes API (the ``kubernetes`` client is imported here only).
+"""The operator's only door to the Kubernetes API: plain HTTP (urllib3) with kopf's credentials.
 
 kopf watches the resources and patches the object a handler is about; everything else the
 operator reads or writes (the Plan of a Run, the sandbox pod, its log, the NetworkPolicy, status
 patches from pod events) goes through :class:`Kube`. Calls are synchronous; handlers run them in a
-thread. ``ApiException`` never leaves this module: 404 becomes None or ``errors.NotFound``, other
-failures ``errors.ClusterError``. A create that meets 409 returns the existing object after
-checking who owns it, so a retried handler never makes a second pod.
+thread. Credentials are found the way kopf finds its own (the pod's service account, else
+``KUBECONFIG``), so both always talk to the same server as the same user. The `kubernetes` client
+is not used: importing it loads every model class of the API (about 90 MiB of the operator's
+memory) for the dozen JSON calls made here. An HTTP error never leaves this module: 404 becomes
+None or ``errors.NotFound``, other failures ``errors.ClusterError``. A create that meets 409
+returns the existing object after checking who owns it, so a retried handler never makes a
+second pod.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
-import kubernetes
+import kopf
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from p2n import errors, resources
 
 _MERGE_PATCH = "application/merge-patch+json"
 _PLURALS = {"Paper": "papers", "Plan": "plans", "Run": "runs"}
+_CORE = "/api/v1"
+_P2N = f"/apis/{resources.GROUP}/{resources.VERSION}"
+_NETWORKING = "/apis/networking.k8s.io/v1"
 _TIMEOUT = 30.0
 # Connections kept to the API server: as many as threads may call it at once (effects.BLOCKING_THREADS).
 _POOL_SIZE = 32
 
+Login = Callable[[], kopf.ConnectionInfo | None]
 
-def _translated(exc: ApiException, what: str) -> errors.P2NError:
-    if exc.status == 404:
+
+def _default_login() -> kopf.ConnectionInfo | None:
+    """The pod's service account in a cluster, else the kubeconfig (``KUBECONFIG``), as kopf does."""
+    cfg = kopf.OperatorSettings()
+    return kopf.login_with_service_account(settings=cfg) or kopf.login_with_kubeconfig(settings=cfg)
+
+
+class _Answer:
+    """An HTTP status with its reason, as a Kubernetes ``Status`` error describes it."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
+def _translated(answer: _Answer, what: str) -> errors.P2NError:
+    if answer.status == 404:
         return errors.NotFound(f"{what} not found")
-    return errors.ClusterError(f"{what}: Kubernetes API answered {exc.status} {exc.reason}")
+    return errors.ClusterError(f"{what}: Kubernetes API answered {answer.status} {answer.reason}")
 
 
 class Kube:
     """Typed-error wrapper over the API calls the operator makes; objects travel as plain dicts."""
 
-    def __init__(self, api_client: Any | None = None) -> None:
-        self._client = api_client or _default_client()
-        # Typed as Any: the client accepts plain dicts for bodies and returns them for custom
-        # objects, which its annotations (model classes only) do not say.
-        self._core: Any = kubernetes.client.CoreV1Api(self._client)
-        self._custom: Any = kubernetes.client.CustomObjectsApi(self._client)
-        self._networking: Any = kubernetes.client.NetworkingV1Api(self._client)
+    def __init__(self, login: Login = _default_login) -> None:
+        self._login = login
+        self._lock = threading.Lock()
+        self._connect()
+
+    def _connect(self) -> None:
+        info = self._login()
+        if info is None or not info.server:
+            raise errors.ClusterError("no Kubernetes credentials found (service account or KUBECONFIG)")
+        context = info.as_ssl_context() if info.server.startswith("https") else None
+        pool = urllib3.PoolManager(maxsize=_POOL_SIZE, ssl_context=context)
+        with self._lock:
+            self._server = info.server.rstrip("/")
+            self._auth = info.as_http_headers()
+            self._pool = pool
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.clear()
 
-    @staticmethod
-    def _json(response: Any) -> dict[str, Any]:
-        """The body of a ``_preload_content=False`` call as plain JSON.
+    def _request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        """One call; a 401 logs in again once (a rotated service-account token)."""
+        url = f"{self._server}{path}" + (f"?{urlencode(query)}" if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in (1, 2):
+            headers = {"Accept": "application/json", **self._auth}
+            if data is not None:
+                headers["Content-Type"] = content_type
+            try:
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=data,
+                    headers=headers,
+                    preload_content=not stream,
+                    timeout=urllib3.Timeout(connect=_TIMEOUT, read=None if stream else _TIMEOUT),
+                    retries=False,
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                raise errors.ClusterError(f"{what}: the Kubernetes API is unreachable ({exc})") from exc
+            if response.status == 401 and attempt == 1:
+                response.release_conn()
+                self._connect()
+                continue
+            break
+        if response.status >= 400:
+            reason = response.reason or ""
+            response.release_conn()
+            raise _Failure(_Answer(response.status, reason))
+        return response
 
-        Core objects are read raw, not through the client's models: those validate strictly and
-        would turn a field the server left out into an error here.
-        """
+    def _json(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._request(method, path, what, **kwargs)
         result: dict[str, Any] = json.loads(response.data)
         return result
 
@@ -63,50 +130,37 @@ class Kube:
 
     def find_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A Paper, Plan or Run as a dict, or None when it does not exist."""
+        what = f"{kind} {namespace}/{name}"
         try:
-            obj = self._custom.get_namespaced_custom_object(
-                resources.GROUP, resources.VERSION, namespace, _PLURALS[kind], name, _request_timeout=_TIMEOUT
-            )
-        except ApiException as exc:
-            if exc.status == 404:
+            return self._json("GET", _p2n_path(namespace, _PLURALS[kind], name), what)
+        except _Failure as exc:
+            if exc.answer.status == 404:
                 return None
-            raise _translated(exc, f"{kind} {namespace}/{name}") from exc
-        return dict(obj)
+            raise _translated(exc.answer, what) from exc
 
     def list_objects(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        what = f"{kind} list in {namespace}"
         try:
-            listing = self._custom.list_namespaced_custom_object(
-                resources.GROUP, resources.VERSION, namespace, _PLURALS[kind], _request_timeout=_TIMEOUT
-            )
-        except ApiException as exc:
-            raise _translated(exc, f"{kind} list in {namespace}") from exc
+            listing = self._json("GET", _p2n_path(namespace, _PLURALS[kind]), what)
+        except _Failure as exc:
+            raise _translated(exc.answer, what) from exc
         return [dict(item) for item in listing.get("items", [])]
 
     def patch_status(self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """JSON-merge-patch the status subresource of a P2N object."""
+        what = f"{kind} {namespace}/{name} status"
+        path = _p2n_path(namespace, _PLURALS[kind], name) + "/status"
         try:
-            obj = self._custom.patch_namespaced_custom_object_status(
-                resources.GROUP,
-                resources.VERSION,
-                namespace,
-                _PLURALS[kind],
-                name,
-                {"status": dict(patch)},
-                _content_type=_MERGE_PATCH,
-                _request_timeout=_TIMEOUT,
-            )
-        except ApiException as exc:
-            raise _translated(exc, f"{kind} {namespace}/{name} status") from exc
-        return dict(obj)
+            return self._json("PATCH", path, what, body={"status": dict(patch)}, content_type=_MERGE_PATCH)
+        except _Failure as exc:
+            raise _translated(exc.answer, what) from exc
 
     def config_map_value(self, namespace: str, name: str, key: str) -> str:
+        what = f"ConfigMap {namespace}/{name}"
         try:
-            response = self._core.read_namespaced_config_map(
-                name, namespace, _preload_content=False, _request_timeout=_TIMEOUT
-            )
-        except ApiException as exc:
-            raise _translated(exc, f"ConfigMap {namespace}/{name}") from exc
-        data = self._json(response).get("data") or {}
+            data = self._json("GET", _core_path(namespace, "configmaps", name), what).get("data") or {}
+        except _Failure as exc:
+            raise _translated(exc.answer, what) from exc
         if key not in data:
             raise errors.NotFound(f"ConfigMap {namespace}/{name} has no key {key!r}")
         return str(data[key])
@@ -114,25 +168,24 @@ class Kube:
     # --- pods ------------------------------------------------------------------------------------
 
     def find_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        what = f"pod {namespace}/{name}"
         try:
-            response = self._core.read_namespaced_pod(
-                name, namespace, _preload_content=False, _request_timeout=_TIMEOUT
-            )
-        except ApiException as exc:
-            if exc.status == 404:
+            return self._json("GET", _core_path(namespace, "pods", name), what)
+        except _Failure as exc:
+            if exc.answer.status == 404:
                 return None
-            raise _translated(exc, f"pod {namespace}/{name}") from exc
-        return self._json(response)
+            raise _translated(exc.answer, what) from exc
 
     def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
         label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        what = f"pods in {namespace}"
         try:
-            response = self._core.list_namespaced_pod(
-                namespace, label_selector=label_selector, _preload_content=False, _request_timeout=_TIMEOUT
+            listing = self._json(
+                "GET", _core_path(namespace, "pods"), what, query={"labelSelector": label_selector}
             )
-        except ApiException as exc:
-            raise _translated(exc, f"pods in {namespace}") from exc
-        return list(self._json(response).get("items") or [])
+        except _Failure as exc:
+            raise _translated(exc.answer, what) from exc
+        return list(listing.get("items") or [])
 
     def create_pod(self, manifest: Mapping[str, Any], owner_uid: str) -> dict[str, Any]:
         """Create the pod, or return the existing one of the same name if ``owner_uid`` owns it.
@@ -142,14 +195,12 @@ class Kube:
         """
         meta = manifest["metadata"]
         namespace, name = meta["namespace"], meta["name"]
+        what = f"pod {namespace}/{name}"
         try:
-            response = self._core.create_namespaced_pod(
-                namespace, dict(manifest), _preload_content=False, _request_timeout=_TIMEOUT
-            )
-            return self._json(response)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise _translated(exc, f"pod {namespace}/{name}") from exc
+            return self._json("POST", _core_path(namespace, "pods"), what, body=dict(manifest))
+        except _Failure as exc:
+            if exc.answer.status != 409:
+                raise _translated(exc.answer, what) from exc
         existing = self.find_pod(namespace, name)
         if existing is None:
             raise errors.ClusterError(f"pod {namespace}/{name} conflicted on create but does not exist")
@@ -160,56 +211,79 @@ class Kube:
 
     def delete_pod(self, namespace: str, name: str, grace_seconds: int | None = None) -> None:
         """Delete gracefully (SIGTERM, then SIGKILL after the grace period); a missing pod is fine."""
-        body = kubernetes.client.V1DeleteOptions(grace_period_seconds=grace_seconds)
+        options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if grace_seconds is not None:
+            options["gracePeriodSeconds"] = grace_seconds
+        what = f"pod {namespace}/{name}"
         try:
-            self._core.delete_namespaced_pod(
-                name, namespace, body=body, _preload_content=False, _request_timeout=_TIMEOUT
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise _translated(exc, f"pod {namespace}/{name}") from exc
+            self._request("DELETE", _core_path(namespace, "pods", name), what, body=options)
+        except _Failure as exc:
+            if exc.answer.status != 404:
+                raise _translated(exc.answer, what) from exc
 
     def pod_log(self, namespace: str, name: str, container: str) -> LogStream:
         """The pod's log as lines, following it until the container exits (close it when done)."""
+        what = f"log of pod {namespace}/{name}"
         try:
-            response: urllib3.HTTPResponse = self._core.read_namespaced_pod_log(
-                name, namespace, container=container, follow=True, _preload_content=False
+            response = self._request(
+                "GET",
+                _core_path(namespace, "pods", name) + "/log",
+                what,
+                query={"container": container, "follow": "true"},
+                stream=True,
             )
-        except ApiException as exc:
-            raise _translated(exc, f"log of pod {namespace}/{name}") from exc
+        except _Failure as exc:
+            raise _translated(exc.answer, what) from exc
         return LogStream(response)
 
     # --- network policy --------------------------------------------------------------------------
 
     def apply_network_policy(self, manifest: Mapping[str, Any]) -> None:
-        """Create the NetworkPolicy, or replace it when one of that name exists."""
+        """Create the NetworkPolicy, or replace its spec when one of that name exists."""
         meta = manifest["metadata"]
         namespace, name = meta["namespace"], meta["name"]
+        what = f"NetworkPolicy {namespace}/{name}"
+        collection = f"{_NETWORKING}/namespaces/{quote(namespace)}/networkpolicies"
         try:
-            self._networking.create_namespaced_network_policy(
-                namespace, dict(manifest), _preload_content=False, _request_timeout=_TIMEOUT
-            )
+            self._request("POST", collection, what, body=dict(manifest))
             return
-        except ApiException as exc:
-            if exc.status != 409:
-                raise _translated(exc, f"NetworkPolicy {namespace}/{name}") from exc
+        except _Failure as exc:
+            if exc.answer.status != 409:
+                raise _translated(exc.answer, what) from exc
         try:
-            self._networking.patch_namespaced_network_policy(
-                name,
-                namespace,
-                {"spec": manifest["spec"]},
-                _content_type=_MERGE_PATCH,
-                _preload_content=False,
-                _request_timeout=_TIMEOUT,
+            self._request(
+                "PATCH",
+                f"{collection}/{quote(name)}",
+                what,
+                body={"spec": manifest["spec"]},
+                content_type=_MERGE_PATCH,
             )
-        except ApiException as exc:
-            raise _translated(exc, f"NetworkPolicy {namespace}/{name}") from exc
+        except _Failure as exc:
+            raise _translated(exc.answer, what) from exc
+
+
+class _Failure(Exception):
+    """An HTTP error answer inside this module (translated before it leaves)."""
+
+    def __init__(self, answer: _Answer) -> None:
+        super().__init__(f"{answer.status} {answer.reason}")
+        self.answer = answer
+
+
+def _core_path(namespace: str, plural: str, name: str | None = None) -> str:
+    path = f"{_CORE}/namespaces/{quote(namespace)}/{plural}"
+    return f"{path}/{quote(name)}" if name is not None else path
+
+
+def _p2n_path(namespace: str, plural: str, name: str | None = None) -> str:
+    path = f"{_P2N}/namespaces/{quote(namespace)}/{plural}"
+    return f"{path}/{quote(name)}" if name is not None else path
 
 
 class LogStream:
     """A followed pod log. Iterate for lines (without newline); ``close()`` from any thread ends it."""
 
-    def __init__(self, response: urllib3.HTTPResponse) -> None:
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
         self._closed = False
 
@@ -236,16 +310,3 @@ class LogStream:
             self.close()
         if pending:
             yield pending
-
-
-def _default_client() -> Any:
-    """In-cluster credentials when running in a pod, else the kubeconfig (``KUBECONFIG``)."""
-    config = kubernetes.client.Configuration()
-    config.connection_pool_maxsize = _POOL_SIZE
-    loader: Any = kubernetes.config
-    try:
-        loader.load_incluster_config(client_configuration=config)
-    except kubernetes.config.ConfigException:
-        # The client reads KUBECONFIG once at import; read it again at connection time.
-        loader.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=config)
-    return kubernetes.client.ApiClient(config)

@@ -1,4 +1,4 @@
-"""The operator's in-memory view of queued Runs, sandbox pods and Plans, per namespace.
+"""The operator's in-memory view of queued Runs, sandbox pods, Plans and Papers, per namespace.
 
 Admission needs two facts about a namespace: how many sandbox pods have not finished, and which
 Runs wait in the queue (oldest first). Listing every Run and pod through the API for each
@@ -8,10 +8,12 @@ restarted operator admits nothing before it has seen every existing pod), and th
 writes update it at once, so a pod it just created counts before its watch event arrives.
 
 Only small facts are kept about Runs and pods (names, creation timestamps, a pod's state), never
-their bodies; Plans, few and read by every Run, are kept validated. A queued Run whose pod is
+their bodies; Plans and Papers, few and read by every Run, are kept validated. A queued Run whose pod is
 known is not counted as waiting, so a stale watch event cannot make a started Run hold a place
 in the queue. The view also wakes the event follower when a Run's pod starts or ends (instead of
 the follower polling the API), and tells the pod handler whether a pod event changed anything.
+It also knows whether each namespace's sandbox NetworkPolicy exists with the expected spec, so a
+pod is created without re-applying the policy each time (``runs._ensure_network_policy``).
 """
 
 from __future__ import annotations
@@ -56,11 +58,24 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
     )
 
 
+def policy_essence(spec: Mapping[str, Any]) -> Any:
+    """A NetworkPolicy spec without empty lists and maps, which an API server may leave out."""
+    if isinstance(spec, Mapping):
+        kept = {key: policy_essence(value) for key, value in spec.items()}
+        return {key: value for key, value in kept.items() if value not in ({}, [], None)}
+    if isinstance(spec, list):
+        return [policy_essence(item) for item in spec]
+    return spec
+
+
 @dataclasses.dataclass
 class _Namespace:
     queued: dict[str, str] = dataclasses.field(default_factory=dict)
     pods: dict[str, PodState] = dataclasses.field(default_factory=dict)
     plans: dict[str, resources.Plan] = dataclasses.field(default_factory=dict)
+    papers: dict[str, resources.Paper] = dataclasses.field(default_factory=dict)
+    # The sandbox NetworkPolicy's spec (``policy_essence``) as last seen or written; None: absent.
+    policy: Any = None
 
 
 class Ledger:
@@ -102,6 +117,10 @@ class Ledger:
         ]
         return sorted(found, key=lambda w: (w.created, w.name))
 
+    def queue_lengths(self) -> dict[str, int]:
+        """How many Runs wait for a slot, per namespace (the queue-length metric, at scrape time)."""
+        return {namespace: len(self.waiting(namespace)) for namespace in self._namespaces}
+
     # --- Plans ------------------------------------------------------------------------------------
 
     def observe_plan(self, plan: Mapping[str, Any]) -> None:
@@ -123,6 +142,48 @@ class Ledger:
     def plan(self, namespace: str, name: str) -> resources.Plan | None:
         return self._of(namespace).plans.get(name)
 
+    # --- Papers (their claims give a finished Run its verdict) -------------------------------------
+
+    def observe_paper(self, paper: Mapping[str, Any]) -> None:
+        """A Paper as seen by the watch, kept validated like Plans."""
+        meta = paper.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        try:
+            model = resources.Paper.model_validate(dict(paper))
+        except pydantic.ValidationError:
+            model = None
+        if model is None or meta.get("deletionTimestamp"):
+            self.forget_paper(namespace, name)
+        else:
+            self._of(namespace).papers[name] = model
+
+    def forget_paper(self, namespace: str, name: str) -> None:
+        self._of(namespace).papers.pop(name, None)
+
+    def paper(self, namespace: str, name: str) -> resources.Paper | None:
+        return self._of(namespace).papers.get(name)
+
+    # --- the sandbox NetworkPolicy ---------------------------------------------------------------
+
+    def observe_policy(self, found: Mapping[str, Any]) -> None:
+        """The sandbox NetworkPolicy as seen by the watch; one being deleted counts as absent."""
+        meta = found.get("metadata") or {}
+        namespace = str(meta.get("namespace"))
+        if meta.get("deletionTimestamp"):
+            self.forget_policy(namespace)
+        else:
+            self.record_policy(namespace, found.get("spec") or {})
+
+    def record_policy(self, namespace: str, spec: Mapping[str, Any]) -> None:
+        self._of(namespace).policy = policy_essence(spec)
+
+    def forget_policy(self, namespace: str) -> None:
+        self._of(namespace).policy = None
+
+    def has_policy(self, namespace: str, spec: Mapping[str, Any]) -> bool:
+        """Whether the namespace's sandbox NetworkPolicy is known to exist with this spec."""
+        return bool(self._of(namespace).policy == policy_essence(spec))
+
     # --- sandbox pods ----------------------------------------------------------------------------
 
     def observe_pod(self, pod: Mapping[str, Any]) -> None:
@@ -141,6 +202,11 @@ class Ledger:
             self._event(namespace, name).set()
         return changed
 
+    def confirm_pod(self, namespace: str, name: str, state: PodState) -> None:
+        """The state of a pod the operator just created, unless the watch has already shown one."""
+        if self.pod(namespace, name) == RESERVED:
+            self.record_pod(namespace, name, state)
+
     def take_change(self, namespace: str, name: str) -> bool:
         """Whether the watch saw the pod in a new state since the last call (then forgets it)."""
         key = (namespace, name)
@@ -156,6 +222,10 @@ class Ledger:
 
     def pod(self, namespace: str, name: str) -> PodState | None:
         return self._of(namespace).pods.get(name)
+
+    def has_sandboxes(self, namespace: str) -> bool:
+        """Whether any sandbox pod (running or finished) of the namespace is known."""
+        return bool(self._of(namespace).pods)
 
     def active_pods(self, namespace: str) -> int:
         return sum(1 for state in self._of(namespace).pods.values() if state.active)

@@ -14,6 +14,8 @@ from p2n import settings
 from p2n_operator import podspec
 
 POLICY_NAME = "p2n-sandbox"
+# Labels of the policy; the operator watches policies carrying them (``handlers``).
+LABELS = {"app.kubernetes.io/name": podspec.SANDBOX_APP, "app.kubernetes.io/managed-by": "p2n-operator"}
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -64,10 +66,7 @@ def sandbox_network_policy(namespace: str, cfg: settings.Settings) -> dict[str, 
         "metadata": {
             "name": POLICY_NAME,
             "namespace": namespace,
-            "labels": {
-                "app.kubernetes.io/name": podspec.SANDBOX_APP,
-                "app.kubernetes.io/managed-by": "p2n-operator",
-            },
+            "labels": dict(LABELS),
         },
         "spec": {
             "podSelector": {"matchLabels": {podspec.APP_LABEL: podspec.SANDBOX_APP}},

@@ -10,6 +10,7 @@ one answer, so every surface shows the same phase and error code for the same en
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,17 @@ def _container_state(pod: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def pod_phase(pod: Mapping[str, Any]) -> str:
     return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def started_at(pod: Mapping[str, Any]) -> datetime.datetime | None:
+    """When the kubelet started the runner container (its ``running.startedAt``), if it says."""
+    started = (_container_state(pod).get("running") or {}).get("startedAt")
+    if not started:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def is_running(pod: Mapping[str, Any]) -> bool:

@@ -1,7 +1,7 @@
 """Kubernetes resource quantities (``500m``, ``2``, ``512Mi``, ``1G``) as exact decimals.
 
 Operator policy compares what a Run asks for with the operator's ceilings, so the comparison must
-be exact and must not depend on the ``kubernetes`` client (which is confined to ``kube.py``).
+be exact and must not depend on a Kubernetes client library.
 """
 
 from __future__ import annotations

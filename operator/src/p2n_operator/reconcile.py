@@ -374,7 +374,8 @@ def decide_run(obs: RunObserved, cfg: settings.Settings, now: datetime) -> RunDe
         return RunDecision("finish", status, ended)
     pod_name = str((pod.get("metadata") or {}).get("name") or podspec.pod_name_for(obs.name))
     if outcome.is_running(pod):
-        started = status.started_at or now
+        # The kubelet's start time, not when the operator saw it: Runs started together keep their order.
+        started = status.started_at or outcome.started_at(pod) or now
         return RunDecision(
             "none",
             _run_moved(

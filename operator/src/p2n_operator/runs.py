@@ -9,11 +9,13 @@ created concurrently. The decisions come from ``reconcile.decide_run``; this mod
 it needs and carries out the action: create the pod (a 409 adopts the pod of an earlier
 attempt), delete it on cancel, or make the Run terminal with its artifacts, events (from
 events.jsonl, deduplicated by seq) and verdict. The history in PostgreSQL outlives the Run object.
+Scheduling, the execution and finishing are spans of the Run's trace (``tracing``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +27,7 @@ from p2n.storage import keys
 from p2n_operator import (
     effects,
     ledger,
+    metrics,
     networkpolicy,
     outcome,
     podspec,
@@ -32,19 +35,26 @@ from p2n_operator import (
     reconcile,
     runtime,
     steps,
+    tracing,
 )
 
 
 async def reconcile_run(
-    rt: runtime.Runtime, namespace: str, name: str, seen_pod: Mapping[str, Any] | None = None
+    rt: runtime.Runtime,
+    namespace: str,
+    name: str,
+    seen_pod: Mapping[str, Any] | None = None,
+    seen_run: Mapping[str, Any] | None = None,
 ) -> None:
     """Observe one Run and carry out its next step; frees a slot for queued Runs when it ends.
 
     ``seen_pod`` is the Run's pod as a watch event just delivered it, used instead of reading it
-    again while it is still the latest state the view knows.
+    again while it is still the latest state the view knows. ``seen_run`` is the Run as kopf just
+    delivered it: used instead of reading it while it has no status (nothing but its creator has
+    written it yet), read otherwise, since the operator's own status writes may be newer.
     """
     async with rt.run_lock(namespace, name):
-        finished = await _reconcile_run_locked(rt, namespace, name, seen_pod)
+        finished = await _reconcile_run_locked(rt, namespace, name, seen_pod, seen_run)
     if finished:
         rt.drop_run_lock(namespace, name)
         await _start_queued(rt, namespace)
@@ -56,11 +66,16 @@ async def _start_queued(rt: runtime.Runtime, namespace: str) -> None:
 
 
 async def _reconcile_run_locked(
-    rt: runtime.Runtime, namespace: str, name: str, seen_pod: Mapping[str, Any] | None
+    rt: runtime.Runtime,
+    namespace: str,
+    name: str,
+    seen_pod: Mapping[str, Any] | None,
+    seen_run: Mapping[str, Any] | None,
 ) -> bool:
     pod_name = podspec.pod_name_for(name)
+    listing = _prefetch_artifacts(rt, namespace, name, seen_pod)
     obj, pod = await asyncio.gather(
-        effects.blocking(rt.kube.find_object, "Run", namespace, name),
+        _run_of(rt, namespace, name, seen_run),
         _pod_of(rt, namespace, pod_name, seen_pod),
     )
     if obj is None or obj["metadata"].get("deletionTimestamp"):
@@ -74,6 +89,7 @@ async def _reconcile_run_locked(
         return False
     spec_raw = dict(obj.get("spec") or {})
     plan = await _plan_of(rt, namespace, spec_raw)
+    scheduling = time.time_ns()
     admitted, position = False, None
     if pod is None and current.pod is None and not spec_raw.get("cancel") and _plan_ready(plan):
         admitted, position = await _admission(rt, namespace, name, obj)
@@ -89,11 +105,14 @@ async def _reconcile_run_locked(
         last_stage=rt.last_stage.get(f"{namespace}/{name}"),
     )
     decision = reconcile.decide_run(observed, rt.config, effects.now())
+    if decision.action == "finish" and pod is None and current.pod is None:
+        tracing.refused(obj, scheduling, decision.outcome)
     if admitted and decision.action != "create_pod":
         rt.view.forget_pod(namespace, pod_name)
     if decision.action == "create_pod" and plan is not None:
         try:
-            await _start_sandbox(rt, obj, plan, decision.status)
+            with tracing.scheduling(obj, scheduling):
+                await _start_sandbox(rt, obj, plan, decision.status)
         except errors.P2NError as exc:
             rt.view.forget_pod(namespace, pod_name)
             if isinstance(exc, effects.TRANSIENT):
@@ -108,7 +127,7 @@ async def _reconcile_run_locked(
             rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
         )
     if decision.action == "finish" and decision.outcome is not None:
-        await _finish(rt, obj, plan, pod, current, decision.outcome)
+        await _finish(rt, obj, plan, pod, current, decision.outcome, listing)
         return True
     await effects.write_status(rt, "Run", namespace, name, current, decision.status)
     if decision.status.phase == "Queued":
@@ -118,6 +137,34 @@ async def _reconcile_run_locked(
     if decision.status.phase != current.phase:
         effects.announce(obj, decision.status.phase, decision.status.message, failed=False)
     return False
+
+
+def _prefetch_artifacts(
+    rt: runtime.Runtime, namespace: str, name: str, seen_pod: Mapping[str, Any] | None
+) -> asyncio.Future[resources.RunArtifacts] | None:
+    """The storage listing of a Run whose pod the watch just saw end, started while the Run is read.
+
+    The Run's status decides whether it finishes now; when it does not, the listing is dropped.
+    """
+    if seen_pod is None or not ledger.pod_state(seen_pod).ended:
+        return None
+    listing = asyncio.ensure_future(effects.blocking(steps.run_artifacts, rt, namespace, name))
+    listing.add_done_callback(_settled)
+    return listing
+
+
+def _settled(future: asyncio.Future[Any]) -> None:
+    """Mark a dropped future's failure as seen (asyncio would log it as never retrieved)."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _run_of(
+    rt: runtime.Runtime, namespace: str, name: str, seen: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    if seen is not None and not seen.get("status"):
+        return dict(seen)
+    return await effects.blocking(rt.kube.find_object, "Run", namespace, name)
 
 
 async def _pod_of(
@@ -189,30 +236,57 @@ async def _admission(
 async def _start_sandbox(
     rt: runtime.Runtime, obj: Mapping[str, Any], plan: resources.Plan, status: resources.RunStatus
 ) -> None:
-    """Record the Run in the history and ensure the NetworkPolicy (concurrently), then create the pod.
+    """Ensure the NetworkPolicy, then create the pod and record the Run in the history concurrently.
 
-    Presigning is a local computation, done on the event loop.
+    The follower awaits the history write (``Runtime.recording``) before it ingests the pod's
+    events, so the pod need not wait for it. Presigning is a local computation, done on the event
+    loop.
     """
     run_model = resources.Run.model_validate(obj)
     namespace, name = str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"])
     manifest_args = _presigned(rt, namespace, name, run_model.spec.plan_ref.name)
     run_id = db.cluster_run_id(namespace, name)
     manifest = podspec.sandbox_pod_for(run_model, plan, rt.config, *manifest_args, run_id=run_id)
-    await asyncio.gather(
-        effects.blocking(rt.history.upsert_run, _record(namespace, name, run_model.spec, status, plan)),
-        _ensure_network_policy(rt, namespace),
-    )
-    await effects.blocking(rt.kube.create_pod, manifest, str(obj["metadata"]["uid"]))
+    await ensure_network_policy(rt, namespace)
+    key = f"{namespace}/{name}"
+    record = _record(namespace, name, run_model.spec, status, plan)
+    recorded = rt.recording[key] = asyncio.ensure_future(effects.blocking(rt.history.upsert_run, record))
+    try:
+        outcomes = await asyncio.gather(
+            _create_pod(rt, manifest, str(obj["metadata"]["uid"])),
+            recorded,
+            return_exceptions=True,
+        )
+    finally:
+        if rt.recording.get(key) is recorded:
+            del rt.recording[key]
+    for failure in outcomes:
+        if isinstance(failure, BaseException):
+            raise failure
 
 
-async def _ensure_network_policy(rt: runtime.Runtime, namespace: str) -> None:
-    """Apply the namespace's sandbox NetworkPolicy before every sandbox pod.
+async def _create_pod(rt: runtime.Runtime, manifest: Mapping[str, Any], owner_uid: str) -> None:
+    """Create the pod and record it in the view as created, so its ADDED event is no news."""
+    created = await effects.blocking(rt.kube.create_pod, manifest, owner_uid)
+    meta = manifest["metadata"]
+    rt.view.confirm_pod(str(meta["namespace"]), str(meta["name"]), ledger.pod_state(created))
 
-    Not cached per process: a policy deleted while the operator runs must be back before the next
-    untrusted notebook starts. It runs concurrently with the history write, so it adds no latency.
+
+async def ensure_network_policy(rt: runtime.Runtime, namespace: str, *, force: bool = False) -> None:
+    """Apply the namespace's sandbox NetworkPolicy unless the view has it with the expected spec.
+
+    The view is fed by a watch of the policy (``handlers``), which also re-applies a policy deleted
+    or changed while sandbox pods run, and by this function's own writes; ``force`` applies it
+    regardless. A burst of Runs in a namespace without the policy applies it once.
     """
     manifest = networkpolicy.sandbox_network_policy(namespace, rt.config)
-    await effects.blocking(rt.kube.apply_network_policy, manifest)
+    if not force and rt.view.has_policy(namespace, manifest["spec"]):
+        return
+    async with rt.policy_lock(namespace):
+        if not force and rt.view.has_policy(namespace, manifest["spec"]):
+            return
+        await effects.blocking(rt.kube.apply_network_policy, manifest)
+        rt.view.record_policy(namespace, manifest["spec"])
 
 
 def _presigned(rt: runtime.Runtime, namespace: str, name: str, plan_name: str) -> tuple[dict[str, str], str]:
@@ -265,6 +339,7 @@ async def _finish(
     pod: Mapping[str, Any] | None,
     current: resources.RunStatus,
     ended: outcome.Outcome,
+    listing: asyncio.Future[resources.RunArtifacts] | None = None,
 ) -> None:
     """Make the Run terminal: stop a pod that can never finish, collect artifacts, events and the verdict."""
     namespace, name = str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"])
@@ -277,10 +352,13 @@ async def _finish(
             rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
         )
     spec = _spec_or_none(obj)
-    final = await _collect(
-        rt, namespace, name, spec, plan, pod, current, ended, effects.generation(obj["metadata"])
-    )
-    await effects.write_status(rt, "Run", namespace, name, current, final)
+    with tracing.persisting(obj):
+        final, seen = await _collect(
+            rt, namespace, name, spec, plan, pod, current, ended, effects.generation(obj["metadata"]), listing
+        )
+    tracing.executed(obj, pod, seen, final)
+    with tracing.finishing(obj, final):
+        await effects.write_status(rt, "Run", namespace, name, current, final)
     rt.view.dequeue(namespace, name)
     rt.last_stage.pop(f"{namespace}/{name}", None)
     rt.throttle.forget(f"{namespace}/{name}")
@@ -304,20 +382,34 @@ async def _collect(
     current: resources.RunStatus,
     ended: outcome.Outcome,
     generation: int,
-) -> resources.RunStatus:
-    """The terminal status; storage reads and the history's first write run concurrently."""
+    listing: asyncio.Future[resources.RunArtifacts] | None,
+) -> tuple[resources.RunStatus, list[events.Event]]:
+    """The terminal status and the runner's uploaded events.
+
+    One storage listing (``listing``, when already started) and the Paper (from the view, else
+    read) run concurrently; then only what was uploaded is read: events.jsonl (with the history
+    row written first, which its events reference) and metrics.json, concurrently.
+    """
     report: dict[str, Any] | None = None
     artifacts: resources.RunArtifacts | None = None
+    stored: list[events.Event] = []
     if current.pod is not None or pod is not None:
         assess = plan is not None and ended.phase != "Cancelled"
-        stored, artifacts, assessed, _ = await asyncio.gather(
-            effects.blocking(steps.stored_events, rt, namespace, name),
-            effects.blocking(steps.run_artifacts, rt, namespace, name),
-            effects.blocking(_assessment, rt, namespace, name, plan) if assess else _nothing(),
-            effects.blocking(rt.history.upsert_run, _record(namespace, name, spec, current, plan)),
+        uploaded, paper = await asyncio.gather(
+            listing or effects.blocking(steps.run_artifacts, rt, namespace, name),
+            _paper_of(rt, namespace, plan) if assess else _nothing(),
         )
+        stored, assessed = await asyncio.gather(
+            _uploaded_events(rt, namespace, name, _record(namespace, name, spec, current, plan))
+            if uploaded.events
+            else _no_events(),
+            _assessment(rt, namespace, name, paper, plan, measured=uploaded.metrics is not None),
+        )
+        artifacts = uploaded
         if stored:
-            await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), stored)
+            metrics.ingested(
+                await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), stored)
+            )
         stages = [e.data for e in stored if isinstance(e, events.StageUpdate)]
         if stages and pod is not None and ended.phase != "Cancelled":
             ended = outcome.classify(pod, stages[-1]) or ended
@@ -330,32 +422,72 @@ async def _collect(
         current, ended, generation, effects.now(), report=report, artifacts=artifacts, env_hash=env_hash
     )
     await effects.blocking(rt.history.upsert_run, _record(namespace, name, spec, final, plan))
-    return final
+    return final, stored
 
 
 async def _nothing() -> None:
     return None
 
 
-def _assessment(
-    rt: runtime.Runtime, namespace: str, name: str, plan: resources.Plan | None
-) -> dict[str, Any] | None:
-    """Observed/claimed/gap/verdict of the Run against its Plan's claim (read from the Paper)."""
+async def _no_events() -> list[events.Event]:
+    return []
+
+
+async def _uploaded_events(
+    rt: runtime.Runtime, namespace: str, name: str, record: db.RunRecord
+) -> list[events.Event]:
+    stored, _ = await asyncio.gather(
+        effects.blocking(steps.stored_events, rt, namespace, name),
+        effects.blocking(rt.history.upsert_run, record),
+    )
+    return stored
+
+
+async def _paper_of(
+    rt: runtime.Runtime, namespace: str, plan: resources.Plan | None
+) -> resources.Paper | None:
+    """The Plan's Paper: from the view when it is Ready there, else read."""
     if plan is None:
         return None
-    paper_raw = rt.kube.find_object("Paper", namespace, plan.spec.paper_ref.name)
-    paper = resources.Paper.model_validate(paper_raw) if paper_raw is not None else None
-    return steps.assessment(rt, namespace, name, paper, plan)
+    seen = rt.view.paper(namespace, plan.spec.paper_ref.name)
+    if seen is not None and seen.status is not None and seen.status.phase == "Ready":
+        return seen
+    paper_raw = await effects.blocking(rt.kube.find_object, "Paper", namespace, plan.spec.paper_ref.name)
+    return resources.Paper.model_validate(paper_raw) if paper_raw is not None else None
+
+
+async def _assessment(
+    rt: runtime.Runtime,
+    namespace: str,
+    name: str,
+    paper: resources.Paper | None,
+    plan: resources.Plan | None,
+    *,
+    measured: bool,
+) -> dict[str, Any] | None:
+    """Observed/claimed/gap/verdict of the Run against its Plan's claim (metrics.json read if uploaded)."""
+    if plan is None or paper is None:
+        return None
+    if not measured:
+        return steps.assessment(rt, namespace, name, paper, plan, measured=False)
+    return await effects.blocking(steps.assessment, rt, namespace, name, paper, plan, measured=True)
 
 
 async def cleanup(rt: runtime.Runtime, namespace: str, name: str, body: kopf.Body) -> None:
-    """Finalizer: stop the sandbox; the Run's history stays in PostgreSQL."""
-    rt.view.dequeue(namespace, name)
-    await effects.blocking(
-        rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
-    )
+    """Stop the sandbox of a deleted Run and record it Cancelled; its history stays in PostgreSQL.
+
+    Called by the finalizer's handler, or on the DELETED event of a Run deleted before it had the
+    finalizer: then its status may not name the pod yet, but the view knows it (serialized with
+    the Run's reconciliation, so a pod being created is known too).
+    """
+    async with rt.run_lock(namespace, name):
+        rt.view.dequeue(namespace, name)
+        pod_name = podspec.pod_name_for(name)
+        had_pod = rt.view.pod(namespace, pod_name) is not None
+        await effects.blocking(rt.kube.delete_pod, namespace, pod_name, rt.config.sandbox_grace_seconds)
+    rt.drop_run_lock(namespace, name)
     current = resources.RunStatus.model_validate(dict(body.get("status") or {}))
-    if current.phase in resources.TERMINAL_RUN_PHASES or current.pod is None:
+    if current.phase in resources.TERMINAL_RUN_PHASES or (current.pod is None and not had_pod):
         return
     deleted = outcome.Outcome("Cancelled", "E_CANCELLED", "the Run was deleted")
     final = reconcile.run_finished(current, deleted, effects.generation(body["metadata"]), effects.now())

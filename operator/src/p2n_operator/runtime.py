@@ -25,7 +25,11 @@ class Runtime:
     last_stage: dict[str, events.StageData] = dataclasses.field(default_factory=dict)
     # Queued Runs and sandbox pods per namespace, fed by kopf's watches and the operator's writes.
     view: ledger.Ledger = dataclasses.field(default_factory=ledger.Ledger)
+    # History writes of Runs whose pod is being created, per Run: the follower awaits them before
+    # it ingests (an event row needs its run row), so the pod need not wait for the write.
+    recording: dict[str, asyncio.Future[db.RunRecord]] = dataclasses.field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
+    _policy_locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
     _run_locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -45,6 +49,10 @@ class Runtime:
     def namespace_lock(self, namespace: str) -> asyncio.Lock:
         """Serializes admission within a namespace, so it never over-commits."""
         return self._locks.setdefault(namespace, asyncio.Lock())
+
+    def policy_lock(self, namespace: str) -> asyncio.Lock:
+        """Serializes applying the namespace's sandbox NetworkPolicy (one write for a burst of Runs)."""
+        return self._policy_locks.setdefault(namespace, asyncio.Lock())
 
     def run_lock(self, namespace: str, name: str) -> asyncio.Lock:
         """Serializes the reconciliation of one Run (its handlers, timer, pod events, the queue)."""

@@ -34,7 +34,11 @@ def claim_of(paper: resources.Paper, claim_id: str) -> resources.Claim:
 
 
 def run_artifacts(rt: runtime.Runtime, namespace: str, name: str) -> resources.RunArtifacts:
-    """URIs of the artifacts the runner uploaded (a cancelled or failed run may have only some)."""
+    """URIs of the artifacts the runner uploaded (a cancelled or failed run may have only some).
+
+    One listing of the Run's prefix, not a request per artifact; the caller reads only what exists.
+    """
+    uploaded = set(rt.store.list(keys.run_prefix(namespace, name)))
     found: dict[str, str] = {}
     for artifact, field in (
         ("metrics.json", "metrics"),
@@ -43,7 +47,7 @@ def run_artifacts(rt: runtime.Runtime, namespace: str, name: str) -> resources.R
         ("notebook.ipynb", "notebook"),
     ):
         key = keys.run_artifact(namespace, name, artifact)
-        if rt.store.exists(key):
+        if key in uploaded:
             found[field] = rt.store.uri(key)
     return resources.RunArtifacts.model_validate(found)
 
@@ -70,16 +74,26 @@ def parse_event(line: bytes | str) -> events.Event | None:
 
 
 def assessment(
-    rt: runtime.Runtime, namespace: str, name: str, paper: resources.Paper | None, plan: resources.Plan
+    rt: runtime.Runtime,
+    namespace: str,
+    name: str,
+    paper: resources.Paper | None,
+    plan: resources.Plan,
+    *,
+    measured: bool,
 ) -> dict[str, Any] | None:
-    """Observed/claimed/gap/verdict from the run's metrics.json; None when nothing can be said."""
+    """Observed/claimed/gap/verdict from the run's metrics.json; None when nothing can be said.
+
+    ``measured`` says whether metrics.json was uploaded; without it the claim is still assessed
+    (inconclusive) and nothing is read.
+    """
     if paper is None:
         return None
     try:
         claim = claim_of(paper, plan.spec.claim_id)
     except errors.NotFound:
         return None
-    observed = _observed(rt, namespace, name, claim.metric)
+    observed = _observed(rt, namespace, name, claim.metric) if measured else None
     result = report.assess_run(claim, observed)
     return {
         "metric": result.metric,

@@ -28,7 +28,7 @@ import botocore.config
 import botocore.exceptions
 
 from p2n import errors, redact, settings
-from p2n.storage import backend
+from p2n.storage import backend, presign
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -117,6 +117,13 @@ class S3Storage:
                 config=config,
             )
         self._region = region
+        # Presigning without botocore's request pipeline where nothing in it applies: a path-style
+        # endpoint (not IPv6) and static keys. AWS itself and refreshable credentials stay with botocore.
+        self._signer = (
+            presign.Signer(endpoint_url, region, access_key_id, secret_access_key)
+            if endpoint_url and access_key_id and secret_access_key and "[" not in endpoint_url
+            else None
+        )
         redact.guard_loggers(*_VENDOR_LOGGERS)
 
     @classmethod
@@ -271,6 +278,9 @@ class S3Storage:
     def _presign(self, method: str, key: str, ttl: int | None) -> str:
         object_key = self._object_key(key)
         expires = self._check_ttl(ttl) if ttl is not None else self.presign_ttl
+        if self._signer is not None:
+            verb = "PUT" if method == "put_object" else "GET"
+            return self._signer.presigned_url(verb, self.bucket, object_key, expires)
         with _translated("presign", key):
             url: str = self._client.generate_presigned_url(
                 ClientMethod=method,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import kopf
 import pytest
 from tests.harness import cluster
 
@@ -14,6 +15,11 @@ pytestmark = pytest.mark.cluster
 
 API = "p2n.dev/v1alpha1"
 HELLO = ["python", "-c", "print('hello')"]
+
+
+def _adapter(kube: cluster.Cluster) -> kube_adapter.Kube:
+    """The adapter logged in to the emulated server (the operator logs in through kopf's login)."""
+    return kube_adapter.Kube(lambda: kopf.ConnectionInfo(server=kube.url, token="harness-admin"))
 
 
 def _phase(adapter: kube_adapter.Kube, namespace: str) -> str | None:
@@ -45,7 +51,7 @@ def _pod(namespace: str, owner_uid: str) -> dict:
 
 
 def test_a_second_create_adopts_the_same_pod_and_refuses_a_stranger(kube, kubelet, namespace):
-    adapter = kube_adapter.Kube(kube.api_client())
+    adapter = _adapter(kube)
     created = adapter.create_pod(_pod(namespace, "uid-1"), "uid-1")
     again = adapter.create_pod(copy.deepcopy(_pod(namespace, "uid-1")), "uid-1")
     assert again["metadata"]["uid"] == created["metadata"]["uid"]
@@ -55,7 +61,7 @@ def test_a_second_create_adopts_the_same_pod_and_refuses_a_stranger(kube, kubele
 
 
 def test_missing_objects_are_none_and_deletes_are_idempotent(kube, namespace):
-    adapter = kube_adapter.Kube(kube.api_client())
+    adapter = _adapter(kube)
     assert adapter.find_object("Run", namespace, "nope") is None
     assert adapter.find_pod(namespace, "nope") is None
     adapter.delete_pod(namespace, "nope")
@@ -64,7 +70,7 @@ def test_missing_objects_are_none_and_deletes_are_idempotent(kube, namespace):
 
 
 def test_pod_log_follows_until_the_container_exits(kube, kubelet, namespace):
-    adapter = kube_adapter.Kube(kube.api_client())
+    adapter = _adapter(kube)
     adapter.create_pod(_pod(namespace, "uid-1"), "uid-1")
 
     cluster.wait_for(

@@ -242,6 +242,12 @@ def test_running_pod_moves_the_run_to_running_once(cfg):
     assert reconcile.status_patch(decision.status.wire(), again.status.wire()) == {}
 
 
+def test_started_at_is_the_kubelets_start_time_when_the_pod_says(cfg):
+    pod = _pod(state={"running": {"startedAt": "2026-11-22T01:00:00Z"}})
+    decision = reconcile.decide_run(_observe(plan=_ready_plan(), pod=pod), cfg, LATER)
+    assert decision.status.started_at == datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
 def test_pending_pod_keeps_the_run_pending(cfg):
     pod = _pod("Pending", {"waiting": {"reason": "ContainerCreating"}})
     decision = reconcile.decide_run(_observe(plan=_ready_plan(), pod=pod), cfg, NOW)

@@ -67,7 +67,7 @@ def test_stored_events_skip_bad_lines(rt):
 )
 def test_assessment_reads_every_metrics_shape(rt, metrics):
     rt.store.put_bytes(keys.run_artifact("ns", "run-a", "metrics.json"), json.dumps(metrics).encode())
-    result = steps.assessment(rt, "ns", "run-a", _paper(0.9), PLAN)
+    result = steps.assessment(rt, "ns", "run-a", _paper(0.9), PLAN, measured=True)
     assert (result["metric"], result["observed"], result["claimed"]) == ("accuracy", 0.88, 0.9)
     assert result["gap_percent"] == pytest.approx((0.88 - 0.9) / 0.9 * 100)
     assert result["verdict"] in ("reproduced", "not_reproduced", "inconclusive")
@@ -75,9 +75,9 @@ def test_assessment_reads_every_metrics_shape(rt, metrics):
 
 def test_assessment_without_a_number_is_inconclusive(rt):
     rt.store.put_bytes(keys.run_artifact("ns", "run-a", "metrics.json"), b'{"accuracy": "high"}')
-    result = steps.assessment(rt, "ns", "run-a", _paper(), PLAN)
+    result = steps.assessment(rt, "ns", "run-a", _paper(), PLAN, measured=True)
     assert (result["observed"], result["verdict"]) == (None, "inconclusive")
-    assert steps.assessment(rt, "ns", "run-a", None, PLAN) is None
+    assert steps.assessment(rt, "ns", "run-a", None, PLAN, measured=True) is None
 
 
 def test_artifacts_lists_only_what_was_uploaded(rt):
