@@ -258,6 +258,8 @@ class Environment:
             "P2N_HOME": str(self.scratch / "p2n-home"),
             "P2N_MAX_CONCURRENT_RUNS": "1000",
             "P2N_LOG_FORMAT": "text",
+            # Metrics served as in production, on a port of their own so operators never collide.
+            "P2N_OPERATOR_METRICS_PORT": str(_free_port()),
         }
         settings_env |= {f"P2N_{k.upper()}": v for k, v in overrides.items()}
         argv = [sys.executable, "-m", "p2n_operator", "--liveness", ""]

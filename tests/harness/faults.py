@@ -61,8 +61,10 @@ class Faults:
         return dropped
 
     def clear(self) -> None:
+        """Forget every rule and the count of injected faults (each test starts from none)."""
         with self._lock:
             self._rules.clear()
+            self.injected = 0
 
     def check(self, verb: str, resource: str, namespace: str | None) -> None:
         """Raise the injected error if a rule matches this request (and use it up)."""
