@@ -41,7 +41,11 @@ class _Payload(BaseModel):
 
 class StageData(_Payload):
     stage: Stage
-    run_id: str = Field(min_length=1, max_length=253)
+    run_id: str = Field(
+        min_length=1,
+        max_length=512,
+        description="The run's history id; for a cluster Run <namespace>/<name>/<uid> (db.cluster_run_id).",
+    )
     code: str | None = Field(default=None, description="Typed error code for run_error/run_cancelled.")
     message: str | None = None
     seeds: dict[str, int | str | None] | None = Field(

@@ -124,6 +124,8 @@ def test_manual_flow_with_curl(api, operator):
     links = section["runs"][0]["artifacts"]
     assert {"metrics", "events", "logs", "notebook"} <= set(links)
     assert "X-Amz-Signature=" in links["metrics"]
+    # The links name this instance's artifacts: a Run recreated under the name gets its own.
+    assert f"/runs/{api.namespace}/{run}/{finished['uid']}/metrics.json?" in links["metrics"]
 
     history = api.get("/api/v1/papers/iris-lda/runs").json()["items"]
     assert [h["name"] for h in history] == [run]

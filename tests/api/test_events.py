@@ -17,12 +17,12 @@ pytestmark = pytest.mark.api
 
 
 def _stored_run(kube, db, namespace, name, batch, phase="Succeeded"):
-    kube.create(
+    created = kube.create(
         {"apiVersion": API, "kind": "Run", "metadata": {"name": name}, "spec": {"planRef": {"name": "x"}}},
         namespace,
     )
     kube.patch(API, "Run", name, {"status": {"phase": phase, "reason": None}}, namespace, status=True)
-    run_id = p2n.db.cluster_run_id(namespace, name)
+    run_id = p2n.db.cluster_run_id(namespace, name, created["metadata"]["uid"])
     db.upsert_run(p2n.db.RunRecord(run_id=run_id, namespace=namespace, name=name, phase=phase))
     db.ingest_events(run_id, batch)
 

@@ -21,6 +21,10 @@ QUERIES = {
         "SELECT * FROM runs WHERE namespace = 'ns' AND plan = 'p' "
         "ORDER BY created_at DESC, run_id DESC LIMIT 50"
     ),
+    "run by name": (
+        "SELECT * FROM runs WHERE namespace = 'ns' AND name = 'r' "
+        "ORDER BY created_at DESC, run_id DESC LIMIT 1"
+    ),
     "events after seq": (
         "SELECT seq, event, ts, data FROM run_events WHERE run_id = 'ns/r' AND seq > 41 "
         "ORDER BY seq LIMIT 1000"
@@ -40,6 +44,7 @@ EXPECTED_INDEX = {
     "history per namespace": "runs_namespace_history",
     "history per paper": "runs_paper_history",
     "history per plan": "runs_plan_history",
+    "run by name": "runs_by_name",
     "events after seq": "run_events_pkey",
     "metric series": "metric_series_by_metric",
     "reports per plan": "reports_plan_history",

@@ -13,7 +13,7 @@ from p2n.storage import keys, s3
 
 
 def test_presigned_put_then_get_over_http(s3_storage: s3.S3Storage) -> None:
-    key = keys.run_artifact("ns", "run-a", "metrics.json")
+    key = keys.run_artifact("ns", "run-a", "0b6f2c1e-6a9d-4c57-9a55-2f1d3e4c5b6a", "metrics.json")
     put_url = s3_storage.presign_put(key)
 
     with httpx.Client(trust_env=False) as client:

@@ -262,6 +262,9 @@ class RunArtifacts(_Body):
 class RunPublic(_Body):
     name: str
     namespace: str
+    uid: str | None = Field(
+        default=None, description="Tells apart Runs deleted and recreated under the same name."
+    )
     created_at: datetime | None = None
     plan: str
     seed: int

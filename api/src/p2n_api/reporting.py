@@ -23,14 +23,16 @@ ARTIFACT_FILES: dict[str, str] = {
 
 
 def _presigned(services: deps.Services, namespace: str, run: models.RunPublic) -> dict[str, str]:
+    """GET links to the artifacts of this instance of the Run (its uid is part of their keys)."""
     links: dict[str, str] = {}
-    present = run.artifacts.model_dump(exclude_none=True) if run.artifacts else {}
+    present = run.artifacts.model_dump(exclude_none=True) if run.artifacts and run.uid else {}
     for artifact in present:
         filename = ARTIFACT_FILES.get(artifact)
         if filename is None:
             continue
         try:
-            links[artifact] = services.store.presign_get(keys.run_artifact(namespace, run.name, filename))
+            key = keys.run_artifact(namespace, run.name, str(run.uid), filename)
+            links[artifact] = services.store.presign_get(key)
         except errors.P2NError:
             continue
     return links

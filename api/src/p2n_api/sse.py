@@ -85,10 +85,16 @@ def closing_stage(run: dict[str, Any], seq: int) -> events.StageUpdate:
     return events.stage(seq, stage, name, code=code, message=status.get("message"))
 
 
-def deleted_run(namespace: str, name: str, phase: str = "Cancelled") -> dict[str, Any]:
+def run_id_of(run: Mapping[str, Any]) -> str:
+    """The history id of this instance of the Run (a recreated Run of the same name has another)."""
+    meta = run["metadata"]
+    return db.cluster_run_id(str(meta["namespace"]), str(meta["name"]), str(meta.get("uid") or ""))
+
+
+def deleted_run(namespace: str, name: str, uid: str, phase: str = "Cancelled") -> dict[str, Any]:
     """A stand-in for a Run that no longer exists, so its stream still ends with a terminal stage."""
     return {
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "uid": uid},
         "status": {"phase": phase, "reason": "E_CANCELLED", "message": "the Run was deleted"},
     }
 
@@ -100,12 +106,13 @@ def is_finished(run: dict[str, Any]) -> bool:
 class RunFeed:
     """The shared upstream of one Run: its events as frames, in seq order, for any number of clients."""
 
-    def __init__(self, cluster: kube.Kube, history: db.Database, namespace: str, name: str) -> None:
+    def __init__(self, cluster: kube.Kube, history: db.Database, namespace: str, name: str, uid: str) -> None:
         self._cluster = cluster
         self._history = history
         self.namespace = namespace
         self.name = name
-        self.run_id = db.cluster_run_id(namespace, name)
+        self.uid = uid
+        self.run_id = db.cluster_run_id(namespace, name, uid)
         self._frames: list[Frame] = []
         self._seqs: list[int] = []
         self.last_seq = -1
@@ -212,6 +219,8 @@ class RunFeed:
         while not self._finished.is_set():
             try:
                 run = await self._cluster.get("Run", self.namespace, self.name)
+                if run.get("metadata", {}).get("uid") != self.uid:
+                    raise errors.NotFound(f"run {self.run_id} was deleted and recreated")
                 self._observe(run)
                 version = run.get("metadata", {}).get("resourceVersion")
                 async for changed in self._cluster.watch("Run", self.namespace, self.name, version):
@@ -219,8 +228,9 @@ class RunFeed:
                     if self._finished.is_set():
                         return
             except errors.NotFound:
-                # The Run is gone: nothing more will happen to it.
-                self._observe(deleted_run(self.namespace, self.name))
+                # The Run is gone (a Run recreated under its name is another run): nothing more
+                # will happen to it.
+                self._observe(deleted_run(self.namespace, self.name, self.uid))
                 return
             except errors.P2NError as exc:
                 _log.info("watch of run %s interrupted: %s", self.run_id, exc)
@@ -287,11 +297,11 @@ class Hub:
     def feeds(self) -> int:
         return len(self._feeds)
 
-    def subscribe(self, namespace: str, name: str) -> RunFeed:
-        key = db.cluster_run_id(namespace, name)
+    def subscribe(self, namespace: str, name: str, uid: str) -> RunFeed:
+        key = db.cluster_run_id(namespace, name, uid)
         feed = self._feeds.get(key)
         if feed is None or feed.done:
-            feed = RunFeed(self._cluster, self._history, namespace, name)
+            feed = RunFeed(self._cluster, self._history, namespace, name, uid)
             self._feeds[key] = feed
             feed.start()
         feed.clients += 1
@@ -316,7 +326,7 @@ class Hub:
     async def terminal_seq(self, run: dict[str, Any]) -> int | None:
         """The seq of the run's terminal event once it is known: the stored one, or, for a finished run
         whose stream lacks one, the one the relay adds after the last stored event."""
-        run_id = db.cluster_run_id(str(run["metadata"]["namespace"]), str(run["metadata"]["name"]))
+        run_id = run_id_of(run)
         last = await anyio.to_thread.run_sync(self._history.last_seq, run_id)
         if last is None:
             return 0 if is_finished(run) else None
@@ -340,11 +350,12 @@ class Hub:
         if is_finished(run):
             return self._replay_finished(run, after)
         # Per idle client only the names and the cursor are kept, not the Run object.
-        return self._live(str(run["metadata"]["namespace"]), str(run["metadata"]["name"]), after)
+        meta = run["metadata"]
+        return self._live(str(meta["namespace"]), str(meta["name"]), str(meta["uid"]), after)
 
     async def _replay_finished(self, run: dict[str, Any], after: int) -> AsyncIterator[bytes]:
         """A finished run, from the database alone (even after its pod is gone)."""
-        run_id = db.cluster_run_id(str(run["metadata"]["namespace"]), str(run["metadata"]["name"]))
+        run_id = run_id_of(run)
         yield _RETRY
         async for page in self.replay(run_id, after):
             chunk, after, ended = _chunk([frame_of(e) for e in page])
@@ -354,9 +365,9 @@ class Hub:
         metrics.EVENTS_RELAYED.inc()
         yield frame_of(closing_stage(run, after + 1)).data
 
-    async def _live(self, namespace: str, name: str, after: int) -> AsyncIterator[bytes]:
+    async def _live(self, namespace: str, name: str, uid: str, after: int) -> AsyncIterator[bytes]:
         yield _RETRY
-        feed = self.subscribe(namespace, name)
+        feed = self.subscribe(namespace, name, uid)
         try:
             async for chunk in self._follow(feed, after):
                 yield chunk

@@ -82,6 +82,7 @@ def run(obj: dict[str, Any]) -> models.RunPublic:
     artifacts = status.artifacts.model_dump(exclude_none=True) if status.artifacts else None
     return models.RunPublic(
         **_meta(obj),
+        uid=(obj.get("metadata") or {}).get("uid"),
         plan=str((spec.get("planRef") or {}).get("name", "")),
         seed=int(spec.get("seed", 0)),
         cancel=bool(spec.get("cancel", False)),

@@ -29,8 +29,14 @@ POD_WAIT_SECONDS = 1.0
 _log = logging.getLogger(__name__)
 
 
-async def follow(rt: runtime.Runtime, namespace: str, name: str, stopped: kopf.DaemonStopped) -> None:
-    """Follow the sandbox's log while the Run is unfinished, ingesting events in batches."""
+async def follow(
+    rt: runtime.Runtime, namespace: str, name: str, uid: str, stopped: kopf.DaemonStopped
+) -> None:
+    """Follow the sandbox's log while the Run is unfinished, ingesting events in batches.
+
+    ``uid`` is the Run's ``metadata.uid``: the events go to this instance's history row, never to
+    that of an earlier Run of the same name.
+    """
     pod_name = podspec.pod_name_for(name)
     try:
         while not stopped:
@@ -68,7 +74,7 @@ async def follow(rt: runtime.Runtime, namespace: str, name: str, stopped: kopf.D
                         break
                     batch.append(item)
             if batch:
-                await _ingest(rt, namespace, name, batch)
+                await _ingest(rt, namespace, name, uid, batch)
             if not done:
                 await asyncio.sleep(EVENT_BATCH_SECONDS)
     finally:
@@ -87,14 +93,16 @@ def _read_events(stream: kube.LogStream, sink: queue.SimpleQueue[events.Event | 
         sink.put(None)
 
 
-async def _ingest(rt: runtime.Runtime, namespace: str, name: str, batch: list[events.Event]) -> None:
+async def _ingest(
+    rt: runtime.Runtime, namespace: str, name: str, uid: str, batch: list[events.Event]
+) -> None:
     key = f"{namespace}/{name}"
     for event in batch:
         if isinstance(event, events.StageUpdate):
             rt.last_stage[key] = event.data
     try:
         metrics.ingested(
-            await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), batch)
+            await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name, uid), batch)
         )
     except errors.P2NError as exc:
         # The run's events.jsonl is ingested when it ends, so nothing is lost for good.

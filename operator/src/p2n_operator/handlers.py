@@ -249,9 +249,10 @@ def register(registry: kopf.OperatorRegistry) -> None:
 
     @kopf.daemon(*RUNS, registry=registry, id="events", when=_unfinished, cancellation_timeout=5.0)
     async def run_events(
-        name: str, namespace: str | None, memo: Any, stopped: kopf.DaemonStopped, **_: Any
+        name: str, namespace: str | None, body: kopf.Body, memo: Any, stopped: kopf.DaemonStopped, **_: Any
     ) -> None:
-        await follower.follow(effects.runtime_of(memo), str(namespace), name, stopped)
+        uid = str(body["metadata"]["uid"])
+        await follower.follow(effects.runtime_of(memo), str(namespace), name, uid, stopped)
 
     @kopf.on.delete(*RUNS, registry=registry, id="cleanup", when=_reconciled)
     async def run_deleted(name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:

@@ -111,8 +111,9 @@ def sandbox_pod_for(
 ) -> dict[str, Any]:
     """The Pod manifest that executes one Run; raises CapExceeded/InvalidInput from ``policy``.
 
-    ``run_id`` is the Run's id in the history (``p2n.db.cluster_run_id``), which the runner puts
-    in its events, so events from the pod and rows in PostgreSQL name the Run the same way.
+    ``run_id`` is the Run instance's id in the history (``p2n.db.cluster_run_id``, with the Run's
+    uid), which the runner puts in its events, so events from the pod and rows in PostgreSQL name
+    the Run the same way, and a recreated Run's pod never writes into the old instance's history.
     """
     run_name = run.metadata.name or ""
     plan_name = plan.metadata.name or run.spec.plan_ref.name

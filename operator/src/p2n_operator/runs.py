@@ -15,6 +15,7 @@ Scheduling, the execution and finishing are spans of the Run's trace (``tracing`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -80,6 +81,9 @@ async def _reconcile_run_locked(
     )
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return False
+    if listing is not None and listing.uid != _uid(obj):
+        # The pod was an earlier Run's of the same name: its artifacts are not this Run's.
+        listing = None
     current = resources.RunStatus.model_validate(obj.get("status") or {})
     if pod is None and current.pod is not None:
         # The view knows no pod, but the Run had one: make sure it is really gone.
@@ -127,7 +131,7 @@ async def _reconcile_run_locked(
             rt.kube.delete_pod, namespace, podspec.pod_name_for(name), rt.config.sandbox_grace_seconds
         )
     if decision.action == "finish" and decision.outcome is not None:
-        await _finish(rt, obj, plan, pod, current, decision.outcome, listing)
+        await _finish(rt, obj, plan, pod, current, decision.outcome, listing.future if listing else None)
         return True
     await effects.write_status(rt, "Run", namespace, name, current, decision.status)
     if decision.status.phase == "Queued":
@@ -139,18 +143,37 @@ async def _reconcile_run_locked(
     return False
 
 
+@dataclasses.dataclass(frozen=True)
+class _Listing:
+    """A storage listing started early, for the Run instance ``uid`` that owns the pod."""
+
+    uid: str
+    future: asyncio.Future[resources.RunArtifacts]
+
+
+def _uid(obj: Mapping[str, Any]) -> str:
+    """The Run's ``metadata.uid``: with its name, it keys the instance's history and artifacts."""
+    return str(obj["metadata"]["uid"])
+
+
 def _prefetch_artifacts(
     rt: runtime.Runtime, namespace: str, name: str, seen_pod: Mapping[str, Any] | None
-) -> asyncio.Future[resources.RunArtifacts] | None:
+) -> _Listing | None:
     """The storage listing of a Run whose pod the watch just saw end, started while the Run is read.
 
-    The Run's status decides whether it finishes now; when it does not, the listing is dropped.
+    The artifacts are those of the Run instance that owns the pod (its controller reference). The
+    Run's status decides whether it finishes now; when it does not, or when the Run read is
+    another instance, the listing is dropped.
     """
     if seen_pod is None or not ledger.pod_state(seen_pod).ended:
         return None
-    listing = asyncio.ensure_future(effects.blocking(steps.run_artifacts, rt, namespace, name))
+    owners = seen_pod.get("metadata", {}).get("ownerReferences") or []
+    uid = next((str(ref["uid"]) for ref in owners if ref.get("controller") and ref.get("uid")), None)
+    if uid is None:
+        return None
+    listing = asyncio.ensure_future(effects.blocking(steps.run_artifacts, rt, namespace, name, uid))
     listing.add_done_callback(_settled)
-    return listing
+    return _Listing(uid, listing)
 
 
 def _settled(future: asyncio.Future[Any]) -> None:
@@ -244,16 +267,17 @@ async def _start_sandbox(
     """
     run_model = resources.Run.model_validate(obj)
     namespace, name = str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"])
-    manifest_args = _presigned(rt, namespace, name, run_model.spec.plan_ref.name)
-    run_id = db.cluster_run_id(namespace, name)
+    uid = _uid(obj)
+    manifest_args = _presigned(rt, namespace, name, uid, run_model.spec.plan_ref.name)
+    run_id = db.cluster_run_id(namespace, name, uid)
     manifest = podspec.sandbox_pod_for(run_model, plan, rt.config, *manifest_args, run_id=run_id)
     await ensure_network_policy(rt, namespace)
     key = f"{namespace}/{name}"
-    record = _record(namespace, name, run_model.spec, status, plan)
+    record = _record(namespace, name, uid, run_model.spec, status, plan)
     recorded = rt.recording[key] = asyncio.ensure_future(effects.blocking(rt.history.upsert_run, record))
     try:
         outcomes = await asyncio.gather(
-            _create_pod(rt, manifest, str(obj["metadata"]["uid"])),
+            _create_pod(rt, manifest, uid),
             recorded,
             return_exceptions=True,
         )
@@ -289,10 +313,16 @@ async def ensure_network_policy(rt: runtime.Runtime, namespace: str, *, force: b
         rt.view.record_policy(namespace, manifest["spec"])
 
 
-def _presigned(rt: runtime.Runtime, namespace: str, name: str, plan_name: str) -> tuple[dict[str, str], str]:
-    """PUT URLs for the four artifacts and a GET URL for the Plan's notebook: no credentials in the pod."""
+def _presigned(
+    rt: runtime.Runtime, namespace: str, name: str, uid: str, plan_name: str
+) -> tuple[dict[str, str], str]:
+    """PUT URLs for the four artifacts and a GET URL for the Plan's notebook: no credentials in the pod.
+
+    The artifact keys carry the Run's uid, so a Run recreated under the same name never overwrites
+    the artifacts of the earlier instance, whose history row still links to them.
+    """
     urls = {
-        artifact: rt.store.presign_put(keys.run_artifact(namespace, name, artifact))
+        artifact: rt.store.presign_put(keys.run_artifact(namespace, name, uid, artifact))
         for artifact in podspec.ARTIFACT_NAMES
     }
     notebook = rt.store.presign_get(keys.plan_notebook(namespace, plan_name))
@@ -302,6 +332,7 @@ def _presigned(rt: runtime.Runtime, namespace: str, name: str, plan_name: str) -
 def _record(
     namespace: str,
     name: str,
+    uid: str,
     spec: resources.RunSpec | None,
     status: resources.RunStatus,
     plan: resources.Plan | None,
@@ -309,7 +340,7 @@ def _record(
     plan_status = plan.status if plan is not None else None
     artifacts = status.artifacts.model_dump(exclude_none=True) if status.artifacts else {}
     return db.RunRecord(
-        run_id=db.cluster_run_id(namespace, name),
+        run_id=db.cluster_run_id(namespace, name, uid),
         namespace=namespace,
         name=name,
         paper=plan.spec.paper_ref.name if plan is not None else None,
@@ -342,7 +373,7 @@ async def _finish(
     listing: asyncio.Future[resources.RunArtifacts] | None = None,
 ) -> None:
     """Make the Run terminal: stop a pod that can never finish, collect artifacts, events and the verdict."""
-    namespace, name = str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"])
+    namespace, name, uid = str(obj["metadata"]["namespace"]), str(obj["metadata"]["name"]), _uid(obj)
     if (
         pod is not None
         and outcome.pod_phase(pod) not in ("Succeeded", "Failed")
@@ -354,7 +385,17 @@ async def _finish(
     spec = _spec_or_none(obj)
     with tracing.persisting(obj):
         final, seen = await _collect(
-            rt, namespace, name, spec, plan, pod, current, ended, effects.generation(obj["metadata"]), listing
+            rt,
+            namespace,
+            name,
+            uid,
+            spec,
+            plan,
+            pod,
+            current,
+            ended,
+            effects.generation(obj["metadata"]),
+            listing,
         )
     tracing.executed(obj, pod, seen, final)
     with tracing.finishing(obj, final):
@@ -376,6 +417,7 @@ async def _collect(
     rt: runtime.Runtime,
     namespace: str,
     name: str,
+    uid: str,
     spec: resources.RunSpec | None,
     plan: resources.Plan | None,
     pod: Mapping[str, Any] | None,
@@ -396,20 +438,19 @@ async def _collect(
     if current.pod is not None or pod is not None:
         assess = plan is not None and ended.phase != "Cancelled"
         uploaded, paper = await asyncio.gather(
-            listing or effects.blocking(steps.run_artifacts, rt, namespace, name),
+            listing or effects.blocking(steps.run_artifacts, rt, namespace, name, uid),
             _paper_of(rt, namespace, plan) if assess else _nothing(),
         )
         stored, assessed = await asyncio.gather(
-            _uploaded_events(rt, namespace, name, _record(namespace, name, spec, current, plan))
+            _uploaded_events(rt, namespace, name, uid, _record(namespace, name, uid, spec, current, plan))
             if uploaded.events
             else _no_events(),
-            _assessment(rt, namespace, name, paper, plan, measured=uploaded.metrics is not None),
+            _assessment(rt, namespace, name, uid, paper, plan, measured=uploaded.metrics is not None),
         )
         artifacts = uploaded
         if stored:
-            metrics.ingested(
-                await effects.blocking(rt.history.ingest_events, db.cluster_run_id(namespace, name), stored)
-            )
+            run_id = db.cluster_run_id(namespace, name, uid)
+            metrics.ingested(await effects.blocking(rt.history.ingest_events, run_id, stored))
         stages = [e.data for e in stored if isinstance(e, events.StageUpdate)]
         if stages and pod is not None and ended.phase != "Cancelled":
             ended = outcome.classify(pod, stages[-1]) or ended
@@ -421,7 +462,7 @@ async def _collect(
     final = reconcile.run_finished(
         current, ended, generation, effects.now(), report=report, artifacts=artifacts, env_hash=env_hash
     )
-    await effects.blocking(rt.history.upsert_run, _record(namespace, name, spec, final, plan))
+    await effects.blocking(rt.history.upsert_run, _record(namespace, name, uid, spec, final, plan))
     return final, stored
 
 
@@ -434,10 +475,10 @@ async def _no_events() -> list[events.Event]:
 
 
 async def _uploaded_events(
-    rt: runtime.Runtime, namespace: str, name: str, record: db.RunRecord
+    rt: runtime.Runtime, namespace: str, name: str, uid: str, record: db.RunRecord
 ) -> list[events.Event]:
     stored, _ = await asyncio.gather(
-        effects.blocking(steps.stored_events, rt, namespace, name),
+        effects.blocking(steps.stored_events, rt, namespace, name, uid),
         effects.blocking(rt.history.upsert_run, record),
     )
     return stored
@@ -460,6 +501,7 @@ async def _assessment(
     rt: runtime.Runtime,
     namespace: str,
     name: str,
+    uid: str,
     paper: resources.Paper | None,
     plan: resources.Plan | None,
     *,
@@ -469,8 +511,8 @@ async def _assessment(
     if plan is None or paper is None:
         return None
     if not measured:
-        return steps.assessment(rt, namespace, name, paper, plan, measured=False)
-    return await effects.blocking(steps.assessment, rt, namespace, name, paper, plan, measured=True)
+        return steps.assessment(rt, namespace, name, uid, paper, plan, measured=False)
+    return await effects.blocking(steps.assessment, rt, namespace, name, uid, paper, plan, measured=True)
 
 
 async def cleanup(rt: runtime.Runtime, namespace: str, name: str, body: kopf.Body) -> None:
@@ -492,4 +534,5 @@ async def cleanup(rt: runtime.Runtime, namespace: str, name: str, body: kopf.Bod
     deleted = outcome.Outcome("Cancelled", "E_CANCELLED", "the Run was deleted")
     final = reconcile.run_finished(current, deleted, effects.generation(body["metadata"]), effects.now())
     plan = await _plan_of(rt, namespace, dict(body.get("spec") or {}))
-    await effects.blocking(rt.history.upsert_run, _record(namespace, name, _spec_or_none(body), final, plan))
+    record = _record(namespace, name, _uid(body), _spec_or_none(body), final, plan)
+    await effects.blocking(rt.history.upsert_run, record)

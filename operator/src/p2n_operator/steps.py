@@ -33,12 +33,13 @@ def claim_of(paper: resources.Paper, claim_id: str) -> resources.Claim:
 # --- finished Runs ---------------------------------------------------------------------------------
 
 
-def run_artifacts(rt: runtime.Runtime, namespace: str, name: str) -> resources.RunArtifacts:
+def run_artifacts(rt: runtime.Runtime, namespace: str, name: str, uid: str) -> resources.RunArtifacts:
     """URIs of the artifacts the runner uploaded (a cancelled or failed run may have only some).
 
-    One listing of the Run's prefix, not a request per artifact; the caller reads only what exists.
+    One listing of the Run instance's prefix (``uid`` is its ``metadata.uid``), not a request per
+    artifact; the caller reads only what exists.
     """
-    uploaded = set(rt.store.list(keys.run_prefix(namespace, name)))
+    uploaded = set(rt.store.list(keys.run_prefix(namespace, name, uid)))
     found: dict[str, str] = {}
     for artifact, field in (
         ("metrics.json", "metrics"),
@@ -46,16 +47,16 @@ def run_artifacts(rt: runtime.Runtime, namespace: str, name: str) -> resources.R
         ("logs.txt", "logs"),
         ("notebook.ipynb", "notebook"),
     ):
-        key = keys.run_artifact(namespace, name, artifact)
+        key = keys.run_artifact(namespace, name, uid, artifact)
         if key in uploaded:
             found[field] = rt.store.uri(key)
     return resources.RunArtifacts.model_validate(found)
 
 
-def stored_events(rt: runtime.Runtime, namespace: str, name: str) -> list[events.Event]:
+def stored_events(rt: runtime.Runtime, namespace: str, name: str, uid: str) -> list[events.Event]:
     """The run's events.jsonl from storage (empty when it was never uploaded); bad lines are skipped."""
     try:
-        raw = rt.store.get_bytes(keys.run_artifact(namespace, name, "events.jsonl"))
+        raw = rt.store.get_bytes(keys.run_artifact(namespace, name, uid, "events.jsonl"))
     except errors.NotFound:
         return []
     return [event for event in map(parse_event, raw.splitlines()) if event is not None]
@@ -77,6 +78,7 @@ def assessment(
     rt: runtime.Runtime,
     namespace: str,
     name: str,
+    uid: str,
     paper: resources.Paper | None,
     plan: resources.Plan,
     *,
@@ -93,7 +95,7 @@ def assessment(
         claim = claim_of(paper, plan.spec.claim_id)
     except errors.NotFound:
         return None
-    observed = _observed(rt, namespace, name, claim.metric) if measured else None
+    observed = _observed(rt, namespace, name, uid, claim.metric) if measured else None
     result = report.assess_run(claim, observed)
     return {
         "metric": result.metric,
@@ -104,10 +106,10 @@ def assessment(
     }
 
 
-def _observed(rt: runtime.Runtime, namespace: str, name: str, metric: str) -> float | None:
+def _observed(rt: runtime.Runtime, namespace: str, name: str, uid: str, metric: str) -> float | None:
     try:
         raw = rt.store.get_bytes(
-            keys.run_artifact(namespace, name, "metrics.json"), max_bytes=_MAX_METRICS_BYTES
+            keys.run_artifact(namespace, name, uid, "metrics.json"), max_bytes=_MAX_METRICS_BYTES
         )
         metrics = json.loads(raw)
     except (errors.NotFound, errors.PayloadTooLarge, ValueError):

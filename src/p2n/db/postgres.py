@@ -360,6 +360,25 @@ class Database:
             raise errors.NotFound(f"run {run_id!r} is not in the history")
         return records.RunRecord.model_validate(row)
 
+    def latest_run(self, namespace: str, name: str) -> records.RunRecord:
+        """The newest history row of the Run ``namespace/name`` (raises NotFound when there is none).
+
+        A Run deleted and recreated under the same name has one row per instance; once the
+        object is gone, its name still finds the history of the last instance.
+        """
+        with (
+            self._connection("run lookup") as conn,
+            conn.cursor(row_factory=psycopg.rows.dict_row) as cur,
+        ):
+            row = cur.execute(
+                "SELECT * FROM runs WHERE namespace = %s AND name = %s "
+                "ORDER BY created_at DESC, run_id DESC LIMIT 1",
+                (namespace, name),
+            ).fetchone()
+        if row is None:
+            raise errors.NotFound(f"run {namespace}/{name} is not in the history")
+        return records.RunRecord.model_validate(row)
+
     def delete_run(self, run_id: str) -> bool:
         """Delete a run with its events and metric series; False when it was not there."""
         with self._connection("run deletion") as conn:

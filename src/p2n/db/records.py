@@ -1,8 +1,9 @@
 """The rows of the run history as pydantic models: what the operator, API and CLI read and write.
 
 These models are the boundary of :mod:`p2n.db`: callers never see database rows or driver types.
-A run is identified by a text ``run_id``: ``"<namespace>/<name>"`` for a Run resource in a
-cluster (:func:`cluster_run_id`), a generated id for a local run (:func:`new_local_run_id`).
+A run is identified by a text ``run_id``: ``"<namespace>/<name>/<uid>"`` for one instance of a
+Run resource in a cluster (:func:`cluster_run_id`), a generated id for a local run
+(:func:`new_local_run_id`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from p2n import resources
+from p2n import errors, resources
 
 LOCAL_NAMESPACE = "local"
 
@@ -83,9 +84,23 @@ class ReportRecord(BaseModel):
     updated_at: datetime | None = None
 
 
-def cluster_run_id(namespace: str, name: str) -> str:
-    """The history id of a Run resource: unique in a cluster, readable in logs."""
-    return f"{namespace}/{name}"
+def cluster_run_id(namespace: str, name: str, uid: str) -> str:
+    """The history id of one instance of a Run resource: ``"<namespace>/<name>/<uid>"``.
+
+    The name alone is not enough: a Run deleted and recreated under the same name (``kubectl
+    delete`` then ``apply`` of one manifest) is another run, and must not inherit the old one's
+    events (their seqs would collide and be dropped as duplicates) nor its metric series. The
+    uid (``metadata.uid``, 36 chars) tells the instances apart; namespace and name keep the id
+    readable in logs and let :meth:`p2n.db.Database.latest_run` find a deleted Run by name.
+    """
+    if not uid:
+        raise errors.InvalidInput(f"run {namespace}/{name} has no uid")
+    return f"{namespace}/{name}/{uid}"
+
+
+def cluster_run_uid(run_id: str) -> str:
+    """The Run's uid inside a :func:`cluster_run_id` (names and namespaces never contain ``/``)."""
+    return run_id.rpartition("/")[2]
 
 
 def new_local_run_id(now: datetime | None = None) -> str:

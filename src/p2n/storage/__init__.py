@@ -7,7 +7,7 @@ Use it through the :class:`Storage` interface and the key layout of :mod:`p2n.st
 
     store = storage.from_settings(settings)
     uri = store.put_bytes(keys.plan_notebook("default", "plan-a"), notebook_bytes)
-    put_url = store.presign_put(keys.run_artifact("default", "run-a", "metrics.json"))
+    put_url = store.presign_put(keys.run_artifact("default", "run-a", uid, "metrics.json"))
 
 The S3 backend (``p2n.storage.s3.S3Storage``) is imported only when S3 is configured, so processes
 that never touch S3 do not load boto3.

@@ -8,7 +8,11 @@ prefix delete, and so that a presigned URL for one run can never name another ru
     papers/<namespace>/<paper>/pages.json             extracted pages with page numbers
     plans/<namespace>/<plan>/plan.json                the reproduction plan
     plans/<namespace>/<plan>/notebook.ipynb           the materialized notebook
-    runs/<namespace>/<run>/<artifact>                 runner artifacts (RUN_ARTIFACTS)
+    runs/<namespace>/<run>/<uid>/<artifact>           runner artifacts (RUN_ARTIFACTS)
+
+Run artifacts are keyed by the Run's ``metadata.uid`` as well as its name: a Run deleted and
+recreated under the same name is another run, and must not overwrite the artifacts the old one's
+history rows still link to.
 
 Every segment is validated here, so callers cannot smuggle ``..`` or ``/`` into a key.
 """
@@ -75,9 +79,10 @@ def plan_notebook(namespace: str, plan: str) -> str:
     return f"{plan_prefix(namespace, plan)}notebook.ipynb"
 
 
-def run_prefix(namespace: str, run: str) -> str:
-    return f"runs/{_segment('namespace', namespace)}/{_segment('run name', run)}/"
+def run_prefix(namespace: str, run: str, uid: str) -> str:
+    """Where one instance of a Run keeps its artifacts; the uid keeps a recreated Run's apart."""
+    return f"runs/{_segment('namespace', namespace)}/{_segment('run name', run)}/{_segment('run uid', uid)}/"
 
 
-def run_artifact(namespace: str, run: str, name: str) -> str:
-    return f"{run_prefix(namespace, run)}{_filename(name)}"
+def run_artifact(namespace: str, run: str, uid: str, name: str) -> str:
+    return f"{run_prefix(namespace, run, uid)}{_filename(name)}"

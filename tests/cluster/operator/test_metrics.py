@@ -96,7 +96,7 @@ def test_metrics_follow_runs_through_the_queue_to_the_end_and_survive_a_restart(
     assert grew("p2n_run_creation_to_completion_seconds_sum", phase="Succeeded") >= 3 + 6
     with p2n_db.Database.connect(op.cfg, migrate=False) as history:
         stored = sum(
-            len(history.events_after(p2n_db.cluster_run_id(namespace, name), -1, 10000)) for name in names
+            len(history.events_after(history.latest_run(namespace, name).run_id, -1, 10000)) for name in names
         )
     assert stored > 0
     assert grew("p2n_operator_events_ingested_total") == stored

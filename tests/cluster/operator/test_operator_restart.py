@@ -31,10 +31,10 @@ def test_restart_mid_run_adopts_the_pod_and_keeps_every_event_once(
     store = s3_storage_for(first.cfg)
     replace_notebook(store, namespace, plan, notebook(TICKING))
     pods = PodConcurrency(kube, namespace)
-    run_id = p2n_db.cluster_run_id(namespace, "survivor")
     try:
         apply(kubectl, run_manifest("survivor", plan))
-        wait_phase(kube, "Run", "survivor", namespace, {"Running"}, timeout=60)
+        running = wait_phase(kube, "Run", "survivor", namespace, {"Running"}, timeout=60)
+        run_id = p2n_db.cluster_run_id(namespace, "survivor", running["metadata"]["uid"])
         with p2n_db.Database.connect(first.cfg, migrate=False) as history:
             cluster.wait_for(
                 lambda: len(history.events_after(run_id, -1, 1000)) >= 3, timeout=30, what="events"
@@ -48,7 +48,11 @@ def test_restart_mid_run_adopts_the_pod_and_keeps_every_event_once(
         pods.close()
     assert done["status"]["phase"] == "Succeeded", done["status"]
     assert pods.created == ["p2n-run-survivor"]
-    lines = store.get_bytes(keys.run_artifact(namespace, "survivor", "events.jsonl")).decode().splitlines()
+    lines = (
+        store.get_bytes(keys.run_artifact(namespace, "survivor", done["metadata"]["uid"], "events.jsonl"))
+        .decode()
+        .splitlines()
+    )
     from_runner = [events.parse_line(line).seq for line in lines if line.strip()]
     with p2n_db.Database.connect(first.cfg, migrate=False) as history:
         in_db = [e.seq for e in history.events_after(run_id, -1, 10000)]

@@ -44,7 +44,7 @@ def test_cancel_while_queued_and_while_running(kube, kubectl, namespace, start_o
     store = s3_storage_for(op.cfg)
     replace_notebook(store, namespace, plan, notebook(SLOW))
     apply(kubectl, run_manifest("first", plan))
-    wait_phase(kube, "Run", "first", namespace, {"Running"}, timeout=60)
+    first_uid = wait_phase(kube, "Run", "first", namespace, {"Running"}, timeout=60)["metadata"]["uid"]
     apply(kubectl, run_manifest("second", plan))
     queued = wait_phase(kube, "Run", "second", namespace, {"Queued"}, timeout=30)
     assert queued["status"]["queuePosition"] == 1
@@ -56,7 +56,7 @@ def test_cancel_while_queued_and_while_running(kube, kubectl, namespace, start_o
     )
 
     # Let the first one print for a while, so there is something to keep.
-    run_id = p2n_db.cluster_run_id(namespace, "first")
+    run_id = p2n_db.cluster_run_id(namespace, "first", first_uid)
     with p2n_db.Database.connect(op.cfg, migrate=False) as history:
         cluster.wait_for(
             lambda: len(history.events_after(run_id, -1, 1000)) > 5, timeout=60, what="live events"
@@ -66,7 +66,7 @@ def test_cancel_while_queued_and_while_running(kube, kubectl, namespace, start_o
         "status"
     ]
     assert (status["phase"], status["reason"]) == ("Cancelled", "E_CANCELLED")
-    assert store.exists(keys.run_artifact(namespace, "first", "logs.txt"))
+    assert store.exists(keys.run_artifact(namespace, "first", first_uid, "logs.txt"))
     assert "logs" in status["artifacts"]
     assert run_status(kube, "second", namespace)["phase"] == "Cancelled"
     cluster.wait_for(

@@ -30,7 +30,7 @@ def test_run_deleted_before_its_finalizer_ends_cancelled_in_history(
     assert not run.get("status")
 
     kube.delete(API, "Run", "short-lived", namespace)
-    run_id = p2n_db.cluster_run_id(namespace, "short-lived")
+    run_id = p2n_db.cluster_run_id(namespace, "short-lived", run["metadata"]["uid"])
     with p2n_db.Database.connect(op.cfg, migrate=False) as history:
         record = cluster.wait_for(
             lambda: (r := history.get_run(run_id)).phase == "Cancelled" and r,

@@ -32,16 +32,17 @@ def test_failing_notebook_fails_with_the_runners_code(
     store = s3_storage_for(op.cfg)
     replace_notebook(store, namespace, plan, notebook("print('before')", "1 / 0"))
     apply(kubectl, run_manifest("broken", plan))
-    status = wait_phase(kube, "Run", "broken", namespace, TERMINAL, timeout=90)["status"]
+    broken = wait_phase(kube, "Run", "broken", namespace, TERMINAL, timeout=90)
+    status, uid = broken["status"], broken["metadata"]["uid"]
     assert (status["phase"], status["reason"]) == ("Failed", "E_NOTEBOOK_ERROR")
     assert "ZeroDivisionError" in status["message"]
     (complete,) = [c for c in status["conditions"] if c["type"] == "Complete"]
     assert complete["reason"] == "NotebookError"
     assert "verdict" not in status
     # The partial artifacts are kept, and the history has the failure.
-    assert store.exists(keys.run_artifact(namespace, "broken", "logs.txt"))
+    assert store.exists(keys.run_artifact(namespace, "broken", uid, "logs.txt"))
     with p2n_db.Database.connect(op.cfg, migrate=False) as history:
-        record = history.get_run(p2n_db.cluster_run_id(namespace, "broken"))
+        record = history.get_run(p2n_db.cluster_run_id(namespace, "broken", uid))
     assert (record.phase, record.reason) == ("Failed", "E_NOTEBOOK_ERROR")
 
 

@@ -34,7 +34,7 @@ def test_examples_reproduce_a_claim_end_to_end(kube, kubectl, namespace, start_o
     run = wait_phase(
         kube, "Run", run_name, namespace, {"Succeeded", "Failed", "TimedOut", "Cancelled"}, timeout=120
     )
-    status = run["status"]
+    status, uid = run["status"], run["metadata"]["uid"]
     assert status["phase"] == "Succeeded", status
     assert status["claimed"] == pytest.approx(0.98)
     assert 0 < status["observed"] <= 1
@@ -52,19 +52,19 @@ def test_examples_reproduce_a_claim_end_to_end(kube, kubectl, namespace, start_o
     # Artifacts are in S3 and their URIs in status.
     store = s3_storage_for(op.cfg)
     for artifact in ("metrics.json", "events.jsonl", "logs.txt", "notebook.ipynb"):
-        assert store.exists(keys.run_artifact(namespace, run_name, artifact)), artifact
+        assert store.exists(keys.run_artifact(namespace, run_name, uid, artifact)), artifact
     assert status["artifacts"]["metrics"].startswith("s3://")
 
     # Every event of events.jsonl is in PostgreSQL exactly once, in order, with no gap.
-    lines = store.get_bytes(keys.run_artifact(namespace, run_name, "events.jsonl")).decode().splitlines()
+    lines = store.get_bytes(keys.run_artifact(namespace, run_name, uid, "events.jsonl")).decode().splitlines()
     stored = [events.parse_line(line) for line in lines if line.strip()]
     with p2n_db.Database.connect(op.cfg, migrate=False) as history:
-        in_db = history.events_after(p2n_db.cluster_run_id(namespace, run_name), -1, 10000)
-        record = history.get_run(p2n_db.cluster_run_id(namespace, run_name))
+        in_db = history.events_after(p2n_db.cluster_run_id(namespace, run_name, uid), -1, 10000)
+        record = history.get_run(p2n_db.cluster_run_id(namespace, run_name, uid))
     assert [e.seq for e in in_db] == sorted({e.seq for e in stored})
     assert [e.seq for e in in_db] == list(range(len(in_db)))
     stages = [e for e in in_db if e.event == "stage_update"]
-    assert {e.data.run_id for e in stages} == {f"{namespace}/{run_name}"}
+    assert {e.data.run_id for e in stages} == {f"{namespace}/{run_name}/{uid}"}
     assert stages[-1].data.stage == "run_complete"
     assert (record.phase, record.verdict, record.observed) == (
         "Succeeded",
@@ -82,7 +82,7 @@ def test_examples_reproduce_a_claim_end_to_end(kube, kubectl, namespace, start_o
     assert pod["metadata"]["ownerReferences"][0]["name"] == run_name
     reasons = [e["reason"] for e in kube.events_for(run)]
     assert "Succeeded" in reasons
-    metrics = json.loads(store.get_bytes(keys.run_artifact(namespace, run_name, "metrics.json")))
+    metrics = json.loads(store.get_bytes(keys.run_artifact(namespace, run_name, uid, "metrics.json")))
     assert metrics
 
 
@@ -121,7 +121,8 @@ def test_deleting_a_running_run_stops_its_pod_and_keeps_its_history(
     cluster.wait_for(lambda: kube.find(API, "Run", "doomed", namespace) is None, timeout=60, what="run gone")
     cluster.wait_for(lambda: not sandbox_pods(kube, namespace), timeout=60, what="pod gone")
     with p2n_db.Database.connect(op.cfg, migrate=False) as history:
-        record = history.get_run(p2n_db.cluster_run_id(namespace, "doomed"))
+        record = history.latest_run(namespace, "doomed")
+    assert record.run_id == p2n_db.cluster_run_id(namespace, "doomed", running["metadata"]["uid"])
     assert (record.phase, record.reason) == ("Cancelled", "E_CANCELLED")
 
 

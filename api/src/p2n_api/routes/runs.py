@@ -54,15 +54,20 @@ async def get_run(
 
 
 async def _run_or_history(services: deps.Services, namespace: str, name: str) -> dict[str, Any]:
-    """The Run object; for a deleted Run, a stand-in made from its history row (NotFound if neither)."""
+    """The Run object; for a deleted Run, a stand-in made from its history row (NotFound if neither).
+
+    The object's uid names the instance whose history is served; once it is gone, the newest
+    history row of that name (a Run may have been deleted and recreated several times).
+    """
     try:
         return await services.cluster.get("Run", namespace, name)
     except errors.NotFound:
-        record = await anyio.to_thread.run_sync(services.history.get_run, db.cluster_run_id(namespace, name))
+        record = await anyio.to_thread.run_sync(services.history.latest_run, namespace, name)
+    uid = db.cluster_run_uid(record.run_id)
     if record.phase not in resources.TERMINAL_RUN_PHASES:
-        return sse.deleted_run(namespace, name)
+        return sse.deleted_run(namespace, name, uid)
     return {
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "uid": uid},
         "status": {"phase": record.phase, "reason": record.reason, "message": record.message},
     }
 
@@ -101,10 +106,8 @@ async def cancel_run(
 
 
 async def _series(services: deps.Services, namespace: str, name: str) -> list[models.MetricPoint]:
-    await _run_or_history(services, namespace, name)
-    points = await anyio.to_thread.run_sync(
-        services.history.metric_series, db.cluster_run_id(namespace, name)
-    )
+    run = await _run_or_history(services, namespace, name)
+    points = await anyio.to_thread.run_sync(services.history.metric_series, sse.run_id_of(run))
     return [models.MetricPoint.model_validate(p.model_dump()) for p in points]
 
 
