@@ -202,6 +202,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
     ) -> None:
         if event["type"] == "DELETED" and memo.get("runtime") is not None:
             memo.metrics.board.forget_run(str(namespace), name)
+            effects.runtime_of(memo).view.forget_run(str(namespace), name)
             if FINALIZER not in body.get("metadata", {}).get("finalizers", []):
                 # Deleted before its finalizer was added: the cleanup handler never ran.
                 await runs.cleanup(effects.runtime_of(memo), str(namespace), name, body)

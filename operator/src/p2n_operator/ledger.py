@@ -71,6 +71,8 @@ def policy_essence(spec: Mapping[str, Any]) -> Any:
 @dataclasses.dataclass
 class _Namespace:
     queued: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Runs the watch has shown in a terminal phase (names only).
+    finished: set[str] = dataclasses.field(default_factory=set)
     pods: dict[str, PodState] = dataclasses.field(default_factory=dict)
     plans: dict[str, resources.Plan] = dataclasses.field(default_factory=dict)
     papers: dict[str, resources.Paper] = dataclasses.field(default_factory=dict)
@@ -100,6 +102,20 @@ class Ledger:
             self.enqueue(namespace, name, queued[0].created)
         else:
             self.dequeue(namespace, name)
+        finished = self._of(namespace).finished
+        if (run.get("status") or {}).get("phase") in resources.TERMINAL_RUN_PHASES:
+            finished.add(name)
+        else:
+            finished.discard(name)
+
+    def forget_run(self, namespace: str, name: str) -> None:
+        """The Run is gone from the cluster."""
+        self.dequeue(namespace, name)
+        self._of(namespace).finished.discard(name)
+
+    def finished(self, namespace: str, name: str) -> bool:
+        """Whether the watch has shown the Run terminal (a later instance of the name resets it)."""
+        return name in self._of(namespace).finished
 
     def enqueue(self, namespace: str, name: str, created: str) -> None:
         self._of(namespace).queued[name] = created

@@ -53,7 +53,11 @@ async def reconcile_run(
     again while it is still the latest state the view knows. ``seen_run`` is the Run as kopf just
     delivered it: used instead of reading it while it has no status (nothing but its creator has
     written it yet), read otherwise, since the operator's own status writes may be newer.
+    A Run the watch has shown terminal is left alone without reading it: a terminal phase is
+    final, and a restarted operator gets a resume and a pod event for every finished Run.
     """
+    if rt.view.finished(namespace, name):
+        return
     async with rt.run_lock(namespace, name):
         finished = await _reconcile_run_locked(rt, namespace, name, seen_pod, seen_run)
     if finished:
@@ -519,8 +523,10 @@ async def cleanup(rt: runtime.Runtime, namespace: str, name: str, body: kopf.Bod
     """Stop the sandbox of a deleted Run and record it Cancelled; its history stays in PostgreSQL.
 
     Called by the finalizer's handler, or on the DELETED event of a Run deleted before it had the
-    finalizer: then its status may not name the pod yet, but the view knows it (serialized with
-    the Run's reconciliation, so a pod being created is known too).
+    finalizer: then its status may not name the pod yet. The view knows a pod being created
+    (serialized with the Run's reconciliation), but the garbage collector may already have
+    deleted the pod of a Run without finalizer and the pod watch told the view; the history row,
+    written with the pod, still says the Run had started.
     """
     async with rt.run_lock(namespace, name):
         rt.view.dequeue(namespace, name)
@@ -529,10 +535,21 @@ async def cleanup(rt: runtime.Runtime, namespace: str, name: str, body: kopf.Bod
         await effects.blocking(rt.kube.delete_pod, namespace, pod_name, rt.config.sandbox_grace_seconds)
     rt.drop_run_lock(namespace, name)
     current = resources.RunStatus.model_validate(dict(body.get("status") or {}))
-    if current.phase in resources.TERMINAL_RUN_PHASES or (current.pod is None and not had_pod):
+    if current.phase in resources.TERMINAL_RUN_PHASES:
+        return
+    if current.pod is None and not had_pod and not await _started_in_history(rt, namespace, name, _uid(body)):
         return
     deleted = outcome.Outcome("Cancelled", "E_CANCELLED", "the Run was deleted")
     final = reconcile.run_finished(current, deleted, effects.generation(body["metadata"]), effects.now())
     plan = await _plan_of(rt, namespace, dict(body.get("spec") or {}))
     record = _record(namespace, name, _uid(body), _spec_or_none(body), final, plan)
     await effects.blocking(rt.history.upsert_run, record)
+
+
+async def _started_in_history(rt: runtime.Runtime, namespace: str, name: str, uid: str) -> bool:
+    """Whether the history holds this Run instance, not yet terminal (its pod was being made)."""
+    try:
+        record = await effects.blocking(rt.history.get_run, db.cluster_run_id(namespace, name, uid))
+    except errors.NotFound:
+        return False
+    return record.phase not in resources.TERMINAL_RUN_PHASES

@@ -206,3 +206,25 @@ async def test_a_full_namespace_admits_nothing_until_a_pod_ends():
     assert await runs._admission(rt, NS, "next", run) == (False, 1)
     rt.view.observe_pod(_pod("busy", "Succeeded"))
     assert await runs._admission(rt, NS, "next", run) == (True, None)
+
+
+def test_the_view_knows_which_runs_the_watch_has_shown_terminal():
+    view = ledger.Ledger()
+    view.observe_run(_run("done", "2026-01-01T00:00:01Z", phase="Succeeded"))
+    view.observe_run(_run("busy", "2026-01-01T00:00:02Z", phase="Running"))
+    assert view.finished(NS, "done")
+    assert not view.finished(NS, "busy")
+    # A new instance of the name (no status yet) is not finished; a deleted Run is forgotten.
+    view.observe_run(_run("done", "2026-01-01T00:00:03Z", phase=None))
+    assert not view.finished(NS, "done")
+    view.observe_run(_run("busy", "2026-01-01T00:00:02Z", phase="Cancelled"))
+    view.forget_run(NS, "busy")
+    assert not view.finished(NS, "busy")
+
+
+async def test_a_run_the_watch_has_shown_terminal_is_not_read_again():
+    # A restarted operator gets a resume and a pod event for every finished Run: no API call, no lock.
+    rt = _runtime(limit=1)
+    rt.view.observe_run(_run("done", "2026-01-01T00:00:01Z", phase="Failed"))
+    await runs.reconcile_run(rt, NS, "done", seen_pod=_pod("done", "Failed"))
+    assert rt._run_locks == {}
