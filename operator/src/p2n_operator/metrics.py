@@ -47,7 +47,7 @@ from aiohttp import web
 from prometheus_client import core, registry
 
 from p2n import resources, telemetry
-from p2n_operator import ledger, podspec
+from p2n_operator import ledger, outcome, podspec
 
 Kind = Literal["Paper", "Plan", "Run"]
 Outcome = Literal["ok", "retry", "error"]
@@ -110,37 +110,14 @@ def ingested(count: int) -> None:
 
 def seconds_between(earlier: object, later: object) -> float | None:
     """Seconds from one Kubernetes timestamp (RFC 3339 text) to another; None if either is missing."""
-    start, end = _instant(earlier), _instant(later)
+    start, end = outcome.timestamp(earlier), outcome.timestamp(later)
     if start is None or end is None:
         return None
     return max(0.0, (end - start).total_seconds())
 
 
-def _instant(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def pod_started_at(pod: Mapping[str, Any]) -> str | None:
-    """When the runner container started (its state's ``startedAt``), else the pod's ``startTime``."""
-    status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or ():
-        state = container.get("state") or {}
-        for key in ("running", "terminated"):
-            started = (state.get(key) or {}).get("startedAt")
-            if started:
-                return str(started)
-    started = status.get("startTime")
-    return str(started) if started else None
 
 
 @dataclasses.dataclass(slots=True)
@@ -195,7 +172,7 @@ class Board:
         run_name = (meta.get("annotations") or {}).get(podspec.RUN_NAME_ANNOTATION)
         run = self._runs.get((namespace, str(run_name)))
         if run is not None:
-            took = seconds_between(run.created, pod_started_at(pod))
+            took = seconds_between(run.created, outcome.execution_started(pod))
             if took is not None:
                 TO_POD_START.observe(took)
 

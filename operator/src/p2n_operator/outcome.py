@@ -44,7 +44,8 @@ class Outcome:
     message: str
 
 
-def _container_state(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+def container_state(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The runner container's ``state`` (``waiting``, ``running`` or ``terminated``), else empty."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     return (statuses[0].get("state") or {}) if statuses else {}
 
@@ -53,20 +54,39 @@ def pod_phase(pod: Mapping[str, Any]) -> str:
     return str((pod.get("status") or {}).get("phase") or "Pending")
 
 
+def timestamp(value: object) -> datetime.datetime | None:
+    """A Kubernetes RFC 3339 timestamp (or a datetime) as an aware datetime; None if absent or bad."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+
+
 def started_at(pod: Mapping[str, Any]) -> datetime.datetime | None:
     """When the kubelet started the runner container (its ``running.startedAt``), if it says."""
-    started = (_container_state(pod).get("running") or {}).get("startedAt")
-    if not started:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return timestamp((container_state(pod).get("running") or {}).get("startedAt"))
+
+
+def execution_started(pod: Mapping[str, Any]) -> str | None:
+    """When the runner container started (running or since ended), else the pod's ``startTime``."""
+    state = container_state(pod)
+    for key in ("running", "terminated"):
+        started = (state.get(key) or {}).get("startedAt")
+        if started:
+            return str(started)
+    started = (pod.get("status") or {}).get("startTime")
+    return str(started) if started else None
 
 
 def is_running(pod: Mapping[str, Any]) -> bool:
     """Whether the runner process has started (the Run moves from Pending to Running)."""
-    return pod_phase(pod) == "Running" or "running" in _container_state(pod)
+    return pod_phase(pod) == "Running" or "running" in container_state(pod)
 
 
 def _from_code(code: str, message: str) -> Outcome:
@@ -93,7 +113,7 @@ def classify(
         # The kubelet evicts a pod that writes more than its ephemeral-storage limit.
         code = "E_CAP_EXCEEDED" if "ephemeral" in pod_message.lower() else "E_CLUSTER"
         return Outcome("Failed", code, pod_message or "the sandbox pod was evicted")
-    state = _container_state(pod)
+    state = container_state(pod)
     waiting = state.get("waiting") or {}
     if waiting.get("reason") in _FATAL_WAITING:
         detail = str(waiting.get("message") or "")

@@ -147,11 +147,9 @@ def executed(
     """
     if pod is None:
         return
-    container = _container_state(pod)
-    running = container.get("terminated") or container.get("running") or {}
-    start = _ns(running.get("startedAt")) or _ns((pod.get("status") or {}).get("startTime"))
-    start = start or _ns(final.started_at)
-    end = _ns((container.get("terminated") or {}).get("finishedAt")) or _ns(final.completed_at)
+    start = _ns(outcome.execution_started(pod)) or _ns(final.started_at)
+    terminated = outcome.container_state(pod).get("terminated") or {}
+    end = _ns(terminated.get("finishedAt")) or _ns(final.completed_at)
     if end is None:
         return
     attributes = attributes_of("run", obj)
@@ -165,14 +163,7 @@ def executed(
     )
 
 
-def _container_state(pod: Mapping[str, Any]) -> Mapping[str, Any]:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    return (statuses[0].get("state") or {}) if statuses else {}
-
-
 def _ns(moment: str | datetime | None) -> int | None:
     """Unix ns of an RFC 3339 timestamp (as Kubernetes writes them) or a datetime; None if absent."""
-    if not moment:
-        return None
-    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
-    return round(when.timestamp() * 1_000_000) * 1_000
+    when = outcome.timestamp(moment)
+    return None if when is None else round(when.timestamp() * 1_000_000) * 1_000

@@ -10,7 +10,7 @@ import kopf
 import pytest
 from prometheus_client import REGISTRY
 
-from p2n_operator import ledger, metrics, podspec
+from p2n_operator import ledger, metrics, outcome, podspec
 
 NS = "research"
 
@@ -162,7 +162,7 @@ def test_timestamps_and_pod_start_times():
     assert metrics.seconds_between("", "2026-01-01T00:00:00Z") is None
     assert metrics.seconds_between("not a time", "2026-01-01T00:00:00Z") is None
     pod = {"status": {"startTime": "2026-01-01T00:00:01Z"}}
-    assert metrics.pod_started_at(pod) == "2026-01-01T00:00:01Z"
+    assert outcome.execution_started(pod) == "2026-01-01T00:00:01Z"
     pod["status"]["containerStatuses"] = [{"state": {"terminated": {"startedAt": "2026-01-01T00:00:02Z"}}}]
-    assert metrics.pod_started_at(pod) == "2026-01-01T00:00:02Z"
-    assert metrics.pod_started_at({"status": {}}) is None
+    assert outcome.execution_started(pod) == "2026-01-01T00:00:02Z"
+    assert outcome.execution_started({"status": {}}) is None
