@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import yaml
 from tests.harness import cluster
 
+from p2n import resources
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 API = "p2n.dev/v1alpha1"
-TERMINAL = {"Succeeded", "Failed", "Cancelled", "TimedOut"}
+TERMINAL = resources.TERMINAL_RUN_PHASES
 
 
 def example(name: str) -> dict[str, Any]:
@@ -32,7 +35,7 @@ def phase_of(kube: cluster.Cluster, kind: str, name: str, namespace: str) -> str
 
 
 def wait_phase(
-    kube: cluster.Cluster, kind: str, name: str, namespace: str, phases: set[str], timeout: float = 60
+    kube: cluster.Cluster, kind: str, name: str, namespace: str, phases: Collection[str], timeout: float = 60
 ) -> dict[str, Any]:
     """Wait until the object's phase is one of ``phases``; return the object."""
     return cluster.wait_for(
@@ -44,7 +47,7 @@ def wait_phase(
 
 
 def _in_phase(
-    kube: cluster.Cluster, kind: str, name: str, namespace: str, phases: set[str]
+    kube: cluster.Cluster, kind: str, name: str, namespace: str, phases: Collection[str]
 ) -> dict[str, Any] | None:
     obj = kube.find(API, kind, name, namespace)
     if obj is not None and (obj.get("status") or {}).get("phase") in phases:

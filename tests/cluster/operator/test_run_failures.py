@@ -6,6 +6,7 @@ import pytest
 from tests.cluster.operator.p2n_objects import (
     API,
     EXAMPLES,
+    TERMINAL,
     apply,
     notebook,
     ready_plan,
@@ -20,8 +21,6 @@ from p2n import db as p2n_db
 from p2n.storage import keys
 
 pytestmark = pytest.mark.cluster
-
-TERMINAL = {"Succeeded", "Failed", "Cancelled", "TimedOut"}
 
 
 def test_failing_notebook_fails_with_the_runners_code(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from tests.cluster.operator.p2n_objects import (
     API,
+    TERMINAL,
     apply,
     notebook,
     ready_plan,
@@ -26,7 +27,6 @@ from p2n.storage import keys
 
 pytestmark = pytest.mark.cluster
 
-TERMINAL = {"Succeeded", "Failed", "Cancelled", "TimedOut"}
 NAME = "again"
 
 
