@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
 from p2n import resources
 from p2n_operator import outcome, podspec, policy, reconcile
+
+_M = TypeVar("_M", bound=pydantic.BaseModel)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +68,25 @@ def policy_essence(spec: Mapping[str, Any]) -> Any:
     if isinstance(spec, list):
         return [policy_essence(item) for item in spec]
     return spec
+
+
+def _validated(model: type[_M], obj: Mapping[str, Any]) -> tuple[str, str, _M | None]:
+    """The object's namespace and name, and the object as ``model``: None if invalid or being deleted."""
+    meta = obj.get("metadata") or {}
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    if meta.get("deletionTimestamp"):
+        return namespace, name, None
+    try:
+        return namespace, name, model.model_validate(dict(obj))
+    except pydantic.ValidationError:
+        return namespace, name, None
+
+
+def _keep(store: dict[str, _M], name: str, model: _M | None) -> None:
+    if model is None:
+        store.pop(name, None)
+    else:
+        store[name] = model
 
 
 @dataclasses.dataclass
@@ -141,16 +162,8 @@ class Ledger:
 
     def observe_plan(self, plan: Mapping[str, Any]) -> None:
         """A Plan as seen by the watch, kept validated (one per Plan; there are few of them)."""
-        meta = plan.get("metadata") or {}
-        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-        try:
-            model = resources.Plan.model_validate(dict(plan))
-        except pydantic.ValidationError:
-            model = None
-        if model is None or meta.get("deletionTimestamp"):
-            self.forget_plan(namespace, name)
-        else:
-            self._of(namespace).plans[name] = model
+        namespace, name, model = _validated(resources.Plan, plan)
+        _keep(self._of(namespace).plans, name, model)
 
     def forget_plan(self, namespace: str, name: str) -> None:
         self._of(namespace).plans.pop(name, None)
@@ -162,16 +175,8 @@ class Ledger:
 
     def observe_paper(self, paper: Mapping[str, Any]) -> None:
         """A Paper as seen by the watch, kept validated like Plans."""
-        meta = paper.get("metadata") or {}
-        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-        try:
-            model = resources.Paper.model_validate(dict(paper))
-        except pydantic.ValidationError:
-            model = None
-        if model is None or meta.get("deletionTimestamp"):
-            self.forget_paper(namespace, name)
-        else:
-            self._of(namespace).papers[name] = model
+        namespace, name, model = _validated(resources.Paper, paper)
+        _keep(self._of(namespace).papers, name, model)
 
     def forget_paper(self, namespace: str, name: str) -> None:
         self._of(namespace).papers.pop(name, None)
